@@ -1,0 +1,56 @@
+"""The `hotfix` command line: a click group whose commands load only when called.
+
+Each command parses its inputs (click options, environment variables named HOTFIX_*), wires the adapters, calls
+one service, reports, and exits 0 pass, 1 rejected, 2 usage or config error, 3 could not evaluate. `hotfix --help`
+imports no SDK: command modules are imported lazily and their one-line help is kept here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from hotfix_actions import __version__
+
+__all__ = ["COMMANDS", "main"]
+
+# name -> (module, one-line help). Keep the list to commands that exist.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("hotfix_actions.commands.validate", "Check that a hotfix branch is fit for production."),
+    "start": ("hotfix_actions.commands.start", "Create hotfix/v<next patch>-<slug> from the production head."),
+    "config": ("hotfix_actions.commands.config", "Show the effective .hotfix.yml or its JSON Schema."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, "--version", prog_name="hotfix", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Ship a production hotfix on Kubernetes safely and fast; roll back in seconds when it fails.
+
+    Exit codes: 0 pass, 1 rejected, 2 usage or config error, 3 could not evaluate.
+    Every command takes --json and then prints one JSON object: verdict, reasons, outputs.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv, prog_name="hotfix")

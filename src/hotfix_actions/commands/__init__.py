@@ -1,0 +1,1 @@
+"""The click commands, one module per verb; part of the CLI edge (parse, wire, call, report)."""

@@ -1,0 +1,97 @@
+"""Parse `.hotfix.yml` with pyyaml, keep line numbers, validate against the JSON Schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hotfix_actions.errors import ConfigError
+
+__all__ = ["parse_and_validate"]
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _line_of(node: yaml.Node | None, path: list[str | int]) -> tuple[int | None, yaml.Node | None]:
+    """The 1-based line of the value at ``path``; the deepest node found when the path goes further."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == part:
+                    node = value_node
+                    line = key_node.start_mark.line + 1
+                    break
+            else:
+                return line, node
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line, node
+    return line, node
+
+
+def _fix_for(error: Any) -> str:
+    validator = error.validator
+    if validator == "additionalProperties":
+        allowed = sorted((error.schema.get("properties") or {}).keys())
+        return "remove it or use one of: " + ", ".join(allowed)
+    if validator == "type":
+        return f"use a value of type {error.validator_value}"
+    if validator == "enum":
+        return "use one of: " + ", ".join(str(v) for v in error.validator_value)
+    if validator in {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}:
+        return f"use a number within the {validator} {error.validator_value}"
+    if validator == "pattern":
+        return f"match the pattern {error.validator_value}"
+    if validator == "const":
+        return f"set it to {error.validator_value!r}"
+    return "see `hotfix config schema` for the allowed values"
+
+
+def parse_and_validate(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot be read: {exc}", file=shown, fix="make it a readable UTF-8 file") from exc
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+        document = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(
+            f"is not valid YAML: {exc.problem or exc}", file=shown, line=line, fix="fix the YAML syntax on that line"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"is not valid YAML: {exc}", file=shown, fix="fix the YAML syntax") from exc
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError("must be a mapping of sections", file=shown, line=1, fix="start with e.g. 'validate:'")
+
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(document), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
+    if errors:
+        error = errors[0]
+        path_parts = list(error.absolute_path)
+        key = ".".join(str(p) for p in path_parts) or None
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set((error.schema.get("properties") or {}).keys()))
+            if extra:
+                path_parts = [*path_parts, extra[0]]
+                key = ".".join(str(p) for p in path_parts)
+                message = "unknown key"
+            else:
+                message = error.message
+        else:
+            message = error.message
+        line, _ = _line_of(root, path_parts)
+        raise ConfigError(message, file=shown, line=line, key=key, fix=_fix_for(error))
+    return document

@@ -1,0 +1,1 @@
+"""Pure decisions: values in, frozen decisions out. No I/O, no clock, no environment."""

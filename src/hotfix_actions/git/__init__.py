@@ -1,0 +1,190 @@
+"""The Git adapter: the real git binary, always with an argv list and `--end-of-options` before refs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from hotfix_actions.errors import GitError, UsageError
+from hotfix_actions.ports import Commit, FileChange, TagRef
+
+__all__ = ["GitCli"]
+
+_SEP = "\x1f"
+_REC = "\x1e"
+
+
+class GitCli:
+    """Runs git in one work tree. Refs reaching here were checked against an allowlist or are SHAs."""
+
+    def __init__(self, cwd: str | Path, *, timeout: float = 300.0, env: Mapping[str, str] | None = None) -> None:
+        self.cwd = Path(cwd)
+        self.timeout = timeout
+        base = dict(env) if env is not None else dict(os.environ)
+        base.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"})
+        self._env = base
+        self.calls: list[list[str]] = []
+
+    def run(self, *args: str, check: bool = True, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+        argv = ["git", *args]
+        self.calls.append(argv)
+        try:
+            proc = subprocess.run(
+                argv,
+                cwd=self.cwd,
+                env=self._env,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                input=input_text,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise GitError("git is not installed", fix="install git and put it on PATH") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise GitError(f"git {args[0]} timed out after {self.timeout:.0f}s") from exc
+        if check and proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout).strip().splitlines()
+            raise GitError(f"git {args[0]} failed: {detail[-1] if detail else f'exit {proc.returncode}'}")
+        return proc
+
+    # -- reading -------------------------------------------------------------------------------------
+    def toplevel(self) -> Path:
+        proc = self.run("rev-parse", "--show-toplevel", check=False)
+        if proc.returncode != 0:
+            raise UsageError(
+                f"{self.cwd} is not inside a git repository", input_name="--repo", fix="run it in a git checkout"
+            )
+        return Path(proc.stdout.strip())
+
+    def resolve(self, ref: str) -> str | None:
+        proc = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
+        return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+    def current_branch(self) -> str | None:
+        proc = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+    def is_shallow(self) -> bool:
+        return self.run("rev-parse", "--is-shallow-repository").stdout.strip() == "true"
+
+    def has_remote(self, remote: str) -> bool:
+        return remote in self.run("remote").stdout.split()
+
+    def fetch(
+        self,
+        remote: str,
+        refspecs: Sequence[str],
+        *,
+        depth: int | None = None,
+        deepen: int | None = None,
+        unshallow: bool = False,
+    ) -> None:
+        args = ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules"]
+        if depth is not None:
+            args.append(f"--depth={depth}")
+        if deepen is not None:
+            args.append(f"--deepen={deepen}")
+        if unshallow:
+            args.append("--unshallow")
+        self.run(*args, "--end-of-options", remote, *refspecs)
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool | None:
+        """True or False; None when either commit object is missing here."""
+        for sha in (ancestor, descendant):
+            if self.run("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode != 0:
+                return None
+        proc = self.run("merge-base", "--is-ancestor", ancestor, descendant, check=False)
+        if proc.returncode not in (0, 1):
+            raise GitError(f"git merge-base failed: {proc.stderr.strip()}")
+        return proc.returncode == 0
+
+    def count_commits(self, base: str, head: str) -> int:
+        return int(self.run("rev-list", "--count", f"{base}..{head}", "--").stdout.strip() or 0)
+
+    def tags(self, prefix: str, *, merged_into: str | None = None) -> list[TagRef]:
+        args = ["for-each-ref", "--format=%(refname:strip=2)" + _SEP + "%(*objectname)" + _SEP + "%(objectname)"]
+        if merged_into:
+            args.append(f"--merged={merged_into}")
+        args.append(f"refs/tags/{prefix}")
+        out = self.run(*args).stdout
+        result = []
+        for line in out.splitlines():
+            name, peeled, obj = line.split(_SEP)
+            result.append(TagRef(name=name, sha=peeled or obj))
+        return result
+
+    def remote_tags(self, remote: str, prefix: str) -> list[TagRef]:
+        out = self.run("ls-remote", "--tags", "--end-of-options", remote, f"refs/tags/{prefix}*").stdout
+        plain: dict[str, str] = {}
+        peeled: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            name = ref.removeprefix("refs/tags/")
+            if name.endswith("^{}"):
+                peeled[name[:-3]] = sha
+            else:
+                plain[name] = sha
+        return [TagRef(name=n, sha=peeled.get(n, s)) for n, s in plain.items()]
+
+    def diff_numstat(self, base: str, head: str) -> list[FileChange]:
+        out = self.run("diff", "--numstat", "-z", "--no-renames", "--end-of-options", f"{base}...{head}", "--").stdout
+        changes = []
+        for record in out.split("\0"):
+            if not record:
+                continue
+            added, deleted, path = record.split("\t", 2)
+            binary = added == "-"
+            changes.append(
+                FileChange(
+                    path=path, added=0 if binary else int(added), deleted=0 if binary else int(deleted), binary=binary
+                )
+            )
+        return changes
+
+    def commits(self, base: str, head: str, trailer_keys: Sequence[str]) -> list[Commit]:
+        trailer_fmt = "".join(f"%(trailers:key={k},separator=%x1d)" + _SEP for k in trailer_keys)
+        fmt = "%H" + _SEP + "%P" + _SEP + "%s" + _SEP + trailer_fmt + _REC
+        out = self.run("log", f"--format={fmt}", "--end-of-options", f"{base}..{head}", "--").stdout
+        result = []
+        for record in out.split(_REC):
+            record = record.strip("\n")
+            if not record:
+                continue
+            parts = record.split(_SEP)
+            sha, parents, subject = parts[0], parts[1], parts[2]
+            trailers: list[tuple[str, str]] = []
+            for raw in parts[3 : 3 + len(trailer_keys)]:
+                for item in raw.split("\x1d"):
+                    key, sep, value = item.partition(":")
+                    if sep:
+                        trailers.append((key.strip(), value.strip()))
+            result.append(Commit(sha=sha, subject=subject, trailers=tuple(trailers), parents=len(parents.split())))
+        return result
+
+    def show_file(self, rev: str, path: str) -> str | None:
+        proc = self.run("show", f"{rev}:{path}", check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def is_clean(self) -> bool:
+        return self.run("status", "--porcelain", "--untracked-files=no").stdout.strip() == ""
+
+    # -- writing -------------------------------------------------------------------------------------
+    def create_branch(self, name: str, start: str) -> None:
+        self.run("switch", "--quiet", "--no-track", "-c", name, start)
+
+    def write_and_commit(self, files: dict[str, str], message: str) -> str:
+        for rel, text in files.items():
+            (self.cwd / rel).write_text(text, encoding="utf-8")
+        if files:
+            self.run("add", "--", *files)
+        self.run("commit", "--quiet", "--allow-empty", "-F", "-", input_text=message)
+        sha = self.resolve("HEAD")
+        if sha is None:
+            raise GitError("commit did not produce a HEAD")
+        return sha
+
+    def push(self, remote: str, refspec: str) -> None:
+        self.run("push", "--quiet", "--end-of-options", remote, refspec)

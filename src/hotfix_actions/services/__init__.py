@@ -1,0 +1,1 @@
+"""One module per verb: read state through ports, ask decide/, act, report."""

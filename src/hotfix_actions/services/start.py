@@ -1,0 +1,116 @@
+"""`hotfix start <slug>`: the seed's first steps as one command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hotfix_actions.config.repository import RepositoryConfig
+from hotfix_actions.decide.names import slug_problem
+from hotfix_actions.decide.validate import SEVERITIES
+from hotfix_actions.decide.verdict import Verdict
+from hotfix_actions.decide.version import bump_declared, highest_release
+from hotfix_actions.errors import RejectedError, UsageError
+from hotfix_actions.ports import Git
+from hotfix_actions.report import Outcome, Reporter
+
+__all__ = ["StartRequest", "run"]
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    slug: str
+    severity: str | None
+    fixes: str | None
+    push: bool
+
+
+def run(req: StartRequest, repo: RepositoryConfig, git: Git, reporter: Reporter) -> Outcome:
+    if problem := slug_problem(req.slug):
+        raise UsageError(f"{req.slug[:60]!r} {problem}", input_name="slug", fix="e.g. hotfix start fix-login-crash")
+    if req.severity is not None and req.severity not in SEVERITIES:
+        raise UsageError(f"{req.severity!r} is not one of {', '.join(SEVERITIES)}", input_name="--severity")
+    if req.fixes is not None and (not req.fixes.strip() or "\n" in req.fixes or len(req.fixes) > 200):
+        raise UsageError("must be one line of at most 200 characters", input_name="--fixes")
+    if not git.is_clean():
+        raise UsageError(
+            "the work tree has uncommitted changes",
+            input_name="work tree",
+            fix="commit or stash them first (git stash)",
+        )
+
+    remote = repo.remote if git.has_remote(repo.remote) else None
+    prod = repo.production_branch
+    if remote:
+        reporter.step(f"fetching {prod} and release tags from {remote}")
+        git.fetch(
+            remote,
+            [
+                f"+refs/heads/{prod}:refs/remotes/{remote}/{prod}",
+                f"refs/tags/{repo.tag_prefix}*:refs/tags/{repo.tag_prefix}*",
+            ],
+        )
+        prod_ref = f"refs/remotes/{remote}/{prod}"
+    else:
+        prod_ref = f"refs/heads/{prod}"
+    prod_sha = git.resolve(prod_ref)
+    if prod_sha is None:
+        raise UsageError(
+            f"production branch {prod} not found",
+            input_name="repository.production_branch",
+            fix="set repository.production_branch in .hotfix.yml",
+        )
+    found = highest_release([t.name for t in git.tags(repo.tag_prefix, merged_into=prod_sha)], repo.tag_prefix)
+    if found is None:
+        raise RejectedError(
+            f"no release tag {repo.tag_prefix}X.Y.Z is reachable from {prod}",
+            fix=f"tag the running release first: git tag -a {repo.tag_prefix}1.0.0 {prod_sha[:10]}",
+        )
+    base, base_tag = found
+    version = base.next_patch()
+    tag = f"{repo.tag_prefix}{version}"
+    branch = f"hotfix/{tag}-{req.slug}"
+    reporter.step(f"next patch after {base_tag} is {version}: branch {branch}")
+    existing_tags = {t.name for t in git.tags(repo.tag_prefix)}
+    if remote:
+        existing_tags |= {t.name for t in git.remote_tags(remote, repo.tag_prefix)}
+    if tag in existing_tags:
+        raise RejectedError(f"tag {tag} already exists", fix="someone released this version; fetch and start again")
+    if git.resolve(f"refs/heads/{branch}") or (remote and git.resolve(f"refs/remotes/{remote}/{branch}")):
+        raise RejectedError(
+            f"branch {branch} already exists", fix=f"check it out (git switch {branch}) or pick another slug"
+        )
+
+    files: dict[str, str] = {}
+    for path in repo.version_files:
+        text = git.show_file(prod_sha, path)
+        if text is not None and (bumped := bump_declared(path, text, str(version))) is not None:
+            files[path] = bumped
+    git.create_branch(branch, prod_sha)
+    trailers = []
+    if req.severity:
+        trailers.append(f"Severity: {req.severity}")
+    if req.fixes:
+        trailers.append(f"Fixes: {req.fixes.strip()}")
+    message = f"chore(release): {tag}\n\nStart hotfix {tag} from {prod} ({prod_sha[:10]}).\n"
+    if trailers:
+        message += "\n" + "\n".join(trailers) + "\n"
+    sha = git.write_and_commit(files, message)
+    reporter.step(f"created {branch} at {sha[:10]}" + (f", bumped {', '.join(sorted(files))}" if files else ""))
+    if req.push:
+        if remote is None:
+            raise UsageError(f"no remote {repo.remote} to push to", input_name="--push")
+        git.push(remote, f"refs/heads/{branch}:refs/heads/{branch}")
+        reporter.step(f"pushed {branch} to {remote}")
+    return Outcome(
+        command="start",
+        verdict=Verdict.PASS,
+        reasons=[f"created {branch} from {prod} ({prod_sha[:10]}), version {version} after {base_tag}"],
+        outputs={
+            "branch": branch,
+            "version": str(version),
+            "tag": tag,
+            "sha": sha,
+            "bumped-files": ",".join(sorted(files)),
+        },
+        title="hotfix start",
+    )
