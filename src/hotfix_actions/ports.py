@@ -6,7 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Commit", "FileChange", "Git", "GitHub", "NullGitHub", "TagRef"]
+__all__ = [
+    "Commit",
+    "Deployments",
+    "Event",
+    "FileChange",
+    "Git",
+    "GitHub",
+    "Notifier",
+    "NullDeployments",
+    "NullGitHub",
+    "NullNotifier",
+    "TagRef",
+]
 
 
 @dataclass(frozen=True)
@@ -75,3 +87,54 @@ class NullGitHub:
         from hotfix_actions.errors import GitHubError
 
         raise GitHubError("no GitHub token", fix="pass github-token (GITHUB_TOKEN) to use the GitHub API")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the team must hear about. One per event, never one per interval."""
+
+    kind: str  # started | canary | promoted | rolled_back | failed | merged_back | ...
+    title: str
+    version: str = ""
+    verdict: str = ""
+    reasons: tuple[str, ...] = ()
+    actor: str = ""
+    run_url: str = ""
+    environment: str = ""
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+class Notifier(Protocol):
+    """Slack, a generic webhook, Teams... A failed notification is a warning: ``notify`` never raises."""
+
+    def notify(self, event: Event) -> str | None:
+        """Send; return a warning text when it could not be delivered, else None."""
+        ...
+
+
+class NullNotifier:
+    """No webhook configured: nothing to send, nothing to ask."""
+
+    def notify(self, event: Event) -> str | None:
+        return None
+
+
+class Deployments(Protocol):
+    """GitHub Deployments for one repository: where GitHub users look for what runs where."""
+
+    def start(self, environment: str, ref: str, payload: dict[str, str], description: str) -> int | None: ...
+    def finish(self, deployment_id: int | None, state: str, description: str, log_url: str = "") -> None: ...
+    def last_successful(self, environment: str) -> dict[str, str] | None: ...
+
+
+class NullDeployments:
+    """No token: deployments are not recorded."""
+
+    def start(self, environment: str, ref: str, payload: dict[str, str], description: str) -> int | None:
+        return None
+
+    def finish(self, deployment_id: int | None, state: str, description: str, log_url: str = "") -> None:
+        return None
+
+    def last_successful(self, environment: str) -> dict[str, str] | None:
+        return None
