@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = [
+    "BackupStore",
     "Commit",
+    "Database",
     "Deployments",
+    "DumpContents",
     "Event",
     "FileChange",
     "Git",
@@ -17,6 +20,10 @@ __all__ = [
     "NullDeployments",
     "NullGitHub",
     "NullNotifier",
+    "NullScaler",
+    "PgVersions",
+    "Scaler",
+    "StoredBackup",
     "TagRef",
 ]
 
@@ -137,4 +144,112 @@ class NullDeployments:
         return None
 
     def last_successful(self, environment: str) -> dict[str, str] | None:
+        return None
+
+
+# -- database (issue 6) --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PgVersions:
+    """Major and full versions of the client tools (pg_dump/pg_restore/psql) and of the server."""
+
+    client_major: int
+    client: str
+    server_major: int
+    server: str
+
+
+@dataclass(frozen=True)
+class DumpContents:
+    """What a full read of a custom-format dump found: its header and the rows of each table's data."""
+
+    toc_entries: int
+    dumped_from: str  # server version the dump was taken from, e.g. "15.18"
+    dumped_by: str  # pg_dump version, e.g. "15.18"
+    rows: tuple[tuple[str, int], ...]  # (qualified table name as pg_dump writes it, row count)
+
+
+class Database(Protocol):
+    """One PostgreSQL database reached with pg_dump/pg_restore/psql. The password lives only in the children's
+    environment (or a 0600 .pgpass); it never reaches argv, a log or an error message."""
+
+    @property
+    def name(self) -> str: ...
+    def describe(self) -> str:
+        """user@host:port/database, without the password."""
+        ...
+    def versions(self) -> PgVersions: ...
+    def dump(self, target: str) -> None:
+        """pg_dump -Fc into ``target``; raises DatabaseError on a non-zero exit or a timeout."""
+        ...
+    def toc_entries(self, dump: str) -> int:
+        """pg_restore --list: the table of contents is readable; the number of entries."""
+        ...
+    def read_all(self, dump: str) -> DumpContents:
+        """Read every block of the dump (what pg_restore -f /dev/null does) and count the rows of each table."""
+        ...
+    def count_rows(self, tables: Sequence[str], *, database: str | None = None) -> dict[str, int]: ...
+    def restore(self, dump: str, *, database: str | None = None, clean: bool = True) -> None:
+        """pg_restore --single-transaction (--clean --if-exists): all or nothing."""
+        ...
+    def create_scratch(self) -> str:
+        """A new empty database for a deep verify; returns its name."""
+        ...
+    def drop_database(self, name: str) -> None: ...
+    def query_value(self, sql: str) -> str:
+        """Run a read-only check and return the first column of the first row ("" when there is none)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredBackup:
+    """One backup in a store: its name, the local dump path when readable, and its manifest (None when missing)."""
+
+    name: str
+    dump_path: str
+    size: int
+    manifest: dict[str, object] | None
+
+
+class BackupStore(Protocol):
+    """Where dumps and their manifests live. A local folder today; object storage would implement the same port."""
+
+    def describe(self) -> str: ...
+    def reserve(self, name: str) -> str:
+        """A fresh temporary path to write the dump of ``name`` to (on the same filesystem as the final file)."""
+        ...
+    def digest(self, path: str) -> tuple[int, str]:
+        """fsync ``path`` and return (size in bytes, SHA-256 hex)."""
+        ...
+    def publish(self, temp: str, name: str, manifest: dict[str, object]) -> StoredBackup:
+        """Atomically move the dump in place, then write its manifest (the manifest last: it marks a backup)."""
+        ...
+    def quarantine(self, temp: str, name: str, reason: str) -> str | None:
+        """Move a failed or partial dump aside so nothing mistakes it for a backup; returns where it went."""
+        ...
+    def update_manifest(self, name: str, manifest: dict[str, object]) -> None: ...
+    def get(self, name: str) -> StoredBackup | None: ...
+    def list(self) -> list[StoredBackup]: ...
+    def delete(self, name: str) -> None: ...
+
+
+class Scaler(Protocol):
+    """The application that writes to the database: scaled to zero for a restore and back afterwards."""
+
+    def describe(self) -> str: ...
+    def current_replicas(self) -> int: ...
+    def scale(self, replicas: int) -> None:
+        """Set the replica count and wait until it holds; raises ClusterError when it does not in time."""
+        ...
+
+
+class NullScaler:
+    """Nothing to scale: the restore runs while the application keeps running (or is stopped by hand)."""
+
+    def describe(self) -> str:
+        return "no application scaler"
+
+    def current_replicas(self) -> int:
+        return 0
+
+    def scale(self, replicas: int) -> None:
         return None
