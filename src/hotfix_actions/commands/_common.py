@@ -44,8 +44,11 @@ def repo_root(path: Path) -> Path:
     return path
 
 
-def hotfix_command(name: str, **command_kwargs: Any) -> Callable[[F], click.Command]:
-    """Declare a command: adds --json and --config; the function returns an Outcome and gets an ``edge``."""
+def hotfix_command(name: str, *, label: str | None = None, **command_kwargs: Any) -> Callable[[F], click.Command]:
+    """Declare a command: adds --json and --config; the function returns an Outcome and gets an ``edge``.
+
+    ``label`` names the command in reports when it differs from the click name (e.g. "config show").
+    """
 
     def decorate(fn: F) -> click.Command:
         @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object: verdict, reasons, outputs.")
@@ -60,14 +63,14 @@ def hotfix_command(name: str, **command_kwargs: Any) -> Callable[[F], click.Comm
         def wrapper(*args: Any, json_mode: bool, config_path: str | None, **kwargs: Any) -> None:
             env = dict(os.environ)
             reporter = Reporter.from_env(env, json_mode=json_mode)
-            edge = Edge(name=name, env=env, reporter=reporter, config_path=config_path or None)
+            edge = Edge(name=label or name, env=env, reporter=reporter, config_path=config_path or None)
             try:
                 outcome: Outcome | None = fn(*args, edge=edge, **kwargs)
                 code = reporter.finish(outcome) if outcome is not None else ExitCode.OK
             except HotfixError as exc:
-                code = reporter.fail(name, exc)
+                code = reporter.fail(label or name, exc)
             except KeyboardInterrupt:
-                code = reporter.fail(name, UsageError("interrupted"))
+                code = reporter.fail(label or name, UsageError("interrupted"))
             raise SystemExit(int(code))
 
         command: click.Command = click.command(name, **command_kwargs)(wrapper)  # type: ignore[no-untyped-call]

@@ -27,7 +27,7 @@ def schema_cmd() -> None:
     click.echo(json.dumps(schema(), indent=2))
 
 
-@hotfix_command("config show")
+@hotfix_command("show", label="config show")
 @click.option("--repo", "repo_path", default=".", type=click.Path(file_okay=False, exists=True))
 def show(*, edge: Edge, repo_path: str) -> Outcome | None:
     """Print the effective configuration: the file merged over the defaults."""

@@ -58,6 +58,12 @@ def command(
 
     edge.reporter.mask(github_token)
     root = repo_root(Path(repo_path).resolve())
+    if not (root / ".git").exists():
+        raise UsageError(
+            f"{root} is not a git work tree",
+            input_name="--repo",
+            fix="check out the repository first (actions/checkout) or pass --repo",
+        )
     cfg = edge.config(root)
     git = GitCli(root)
     chosen = branch or edge.env.get("GITHUB_HEAD_REF") or edge.env.get("GITHUB_REF_NAME") or git.current_branch()

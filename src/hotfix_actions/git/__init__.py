@@ -108,7 +108,7 @@ class GitCli:
         args = ["for-each-ref", "--format=%(refname:strip=2)" + _SEP + "%(*objectname)" + _SEP + "%(objectname)"]
         if merged_into:
             args.append(f"--merged={merged_into}")
-        args.append(f"refs/tags/{prefix}")
+        args.append(f"refs/tags/{prefix}*")
         out = self.run(*args).stdout
         result = []
         for line in out.splitlines():

@@ -49,15 +49,24 @@ class History:
         for _ in range(self.rounds):
             self.say(f"shallow clone: fetching {depth} more commits of history")
             self.git.fetch(self.remote, self.refspecs, deepen=depth)
+            self._shallow = self.git.is_shallow()
             answer = self.git.is_ancestor(ancestor, descendant)
-            if answer:
-                return True
+            if answer or (answer is False and not self._shallow):
+                return answer
             depth *= 4
-        self.say("shallow clone: fetching the whole history (--unshallow)")
-        self.git.fetch(self.remote, self.refspecs, unshallow=True)
-        self._shallow = self.git.is_shallow()
+        if self._shallow:
+            self.say("shallow clone: fetching the whole history (--unshallow)")
+            self.git.fetch(self.remote, self.refspecs, unshallow=True)
+            self._shallow = self.git.is_shallow()
         answer = self.git.is_ancestor(ancestor, descendant)
         return answer if (answer or not self._shallow) else None
+
+    def complete(self) -> None:
+        """Fetch the whole history (for a merge base) if this clone is shallow."""
+        if self._shallow and self.remote is not None:
+            self.say("shallow clone: fetching the whole history (--unshallow)")
+            self.git.fetch(self.remote, self.refspecs, unshallow=True)
+            self._shallow = self.git.is_shallow()
 
 
 def _resolve_head(git: Git, branch: str, remote: str | None) -> str | None:
@@ -169,9 +178,8 @@ def run(
             add(rules.Check(name, Status.SKIP, "not checked: history unavailable"))
         return _outcome(rows, branch.version, repo, None, [], 0)
 
-    if contains is not True and history.shallow and remote:
-        # The diff below needs the merge base, which a shallow clone may lack.
-        git.fetch(remote, refspecs, unshallow=True)
+    if contains is not True:
+        history.complete()  # the diff below needs the merge base, which a shallow clone may lack
 
     if cfg.check_version:
         highest, tag_names = _highest_tag(git, history, repo, prod_sha, remote)

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _git_identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test gets a predictable git: an identity, no user or system config, main as the default branch."""
+    home = tmp_path_factory.mktemp("gitconfig")
+    config = home / "gitconfig"
+    config.write_text(
+        '[init]\n\tdefaultBranch = main\n[protocol "file"]\n\tallow = always\n[advice]\n\tdetachedHead = false\n'
+    )
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "GIT_AUTHOR_NAME": "Hotfix Tester",
+            "GIT_AUTHOR_EMAIL": "tester@example.com",
+            "GIT_COMMITTER_NAME": "Hotfix Tester",
+            "GIT_COMMITTER_EMAIL": "tester@example.com",
+            "GIT_CONFIG_GLOBAL": str(config),
+            "GIT_CONFIG_NOSYSTEM": "1",
+        }
+    )
+    for name in (
+        "GITHUB_ACTIONS",
+        "GITHUB_OUTPUT",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_HEAD_REF",
+        "GITHUB_REF_NAME",
+        "HOTFIX_CONFIG",
+        "HOTFIX_BRANCH",
+    ):
+        os.environ.pop(name, None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def gha(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Pretend to be a GitHub Actions step: output and summary files to read back."""
+    out = tmp_path / "github_output"
+    summary = tmp_path / "step_summary"
+    out.touch()
+    summary.touch()
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    return {"output": out, "summary": summary}
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    """Parse a GITHUB_OUTPUT file written with name<<DELIMITER blocks."""
+    result: dict[str, str] = {}
+    lines = path.read_text(encoding="utf-8").split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if "<<" in line:
+            name, delim = line.split("<<", 1)
+            j = lines.index(delim, i + 1)
+            result[name] = "\n".join(lines[i + 1 : j])
+            i = j + 1
+        else:
+            if "=" in line:
+                name, value = line.split("=", 1)
+                result[name] = value
+            i += 1
+    return result
