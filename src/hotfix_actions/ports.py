@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from hotfix_actions.decide.rollout import RolloutResult
 
 __all__ = [
     "BackupStore",
+    "Cluster",
     "Commit",
     "Database",
     "Deployments",
@@ -16,12 +20,13 @@ __all__ = [
     "FileChange",
     "Git",
     "GitHub",
+    "KubeObject",
+    "LeaseState",
     "Notifier",
     "NullDeployments",
     "NullGitHub",
     "NullNotifier",
     "NullScaler",
-    "PgVersions",
     "Scaler",
     "StoredBackup",
     "TagRef",
@@ -73,6 +78,7 @@ class Git(Protocol):
     def diff_numstat(self, base: str, head: str) -> list[FileChange]: ...
     def commits(self, base: str, head: str, trailer_keys: Sequence[str]) -> list[Commit]: ...
     def show_file(self, rev: str, path: str) -> str | None: ...
+    def show_files(self, rev: str, paths: Sequence[str]) -> dict[str, str]: ...
     def is_clean(self) -> bool: ...
     def create_branch(self, name: str, start: str) -> None: ...
     def write_and_commit(self, files: dict[str, str], message: str) -> str: ...
@@ -149,20 +155,9 @@ class NullDeployments:
 
 # -- database (issue 6) --------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class PgVersions:
-    """Major and full versions of the client tools (pg_dump/pg_restore/psql) and of the server."""
-
-    client_major: int
-    client: str
-    server_major: int
-    server: str
-
-
-@dataclass(frozen=True)
 class DumpContents:
     """What a full read of a custom-format dump found: its header and the rows of each table's data."""
 
-    toc_entries: int
     dumped_from: str  # server version the dump was taken from, e.g. "15.18"
     dumped_by: str  # pg_dump version, e.g. "15.18"
     rows: tuple[tuple[str, int], ...]  # (qualified table name as pg_dump writes it, row count)
@@ -178,7 +173,14 @@ class Database(Protocol):
         """user@host:port/database, without the password."""
         ...
 
-    def versions(self) -> PgVersions: ...
+    def client_version(self) -> str:
+        """The version of pg_dump and pg_restore, e.g. "15.18"; DatabaseError when they are missing or disagree."""
+        ...
+
+    def server_version(self) -> str:
+        """The server's version, e.g. "15.18" (connects)."""
+        ...
+
     def dump(self, target: str) -> None:
         """pg_dump -Fc into ``target``; raises DatabaseError on a non-zero exit or a timeout."""
         ...
@@ -192,8 +194,8 @@ class Database(Protocol):
         ...
 
     def count_rows(self, tables: Sequence[str], *, database: str | None = None) -> dict[str, int]: ...
-    def restore(self, dump: str, *, database: str | None = None, clean: bool = True) -> None:
-        """pg_restore --single-transaction (--clean --if-exists): all or nothing."""
+    def restore(self, dump: str, *, database: str | None = None, clean: bool = True, owner: bool = True) -> None:
+        """pg_restore --single-transaction (--clean --if-exists; without owner: --no-owner --no-privileges)."""
         ...
 
     def create_scratch(self) -> str:
@@ -263,3 +265,109 @@ class NullScaler:
 
     def scale(self, replicas: int) -> None:
         return None
+
+
+# -- kubernetes (issue 3) ------------------------------------------------------------------------------
+KubeObject = dict[str, Any]
+"""A Kubernetes object as the API serves it: plain JSON (camelCase keys), ``metadata.resourceVersion`` included."""
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    """A coordination.k8s.io Lease used as a lock: who holds it, until when, and whether we do now."""
+
+    namespace: str
+    name: str
+    holder: str  # "" when nobody holds it
+    acquired: bool  # True when the caller holds it after the call
+    renewed: str  # RFC 3339 time of the last renewal ("" when unknown)
+    duration_seconds: int
+    reason: str  # why it was (not) acquired, with the numbers
+
+
+class Cluster(Protocol):
+    """One Kubernetes cluster (one kubeconfig context). Implemented by ``kube.KubeCluster``.
+
+    ``kind`` is the plural resource name: deployments, replicasets, pods, services, events, leases, configmaps,
+    namespaces. Errors: NotFoundError (404), ConflictError (409: re-read and decide again), ClusterError (anything
+    else after bounded retries). Every write that updates carries the ``metadata.resourceVersion`` it was given.
+    """
+
+    @property
+    def namespace(self) -> str:
+        """The namespace used when a caller has none: the option, the context's, the pod's, else "default"."""
+        ...
+
+    def describe(self) -> str:
+        """Server URL and context, for logs (no credentials)."""
+        ...
+
+    def get(self, kind: str, namespace: str, name: str) -> KubeObject: ...
+    def list_objects(
+        self, kind: str, namespace: str, *, labels: Mapping[str, str] | None = None
+    ) -> list[KubeObject]: ...
+    def namespace_exists(self, namespace: str) -> bool: ...
+    def owned_replicasets(self, deployment: KubeObject) -> list[KubeObject]:
+        """ReplicaSets whose controller ownerReference is this Deployment's uid (what kubectl rollout history uses)."""
+        ...
+
+    def create(self, kind: str, namespace: str, obj: KubeObject) -> KubeObject:
+        """POST; an existing name is a ConflictError."""
+        ...
+
+    def replace(self, kind: str, namespace: str, obj: KubeObject) -> KubeObject:
+        """PUT the whole object; its metadata.resourceVersion is the precondition (409 -> ConflictError)."""
+        ...
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        """DELETE; an absent object is not an error."""
+        ...
+
+    def scale(self, namespace: str, deployment: str, replicas: int) -> KubeObject:
+        """Set spec.replicas through the scale subresource; returns the Scale."""
+        ...
+
+    def set_images(
+        self, namespace: str, deployment: str, images: Mapping[str, str], change_cause: str = ""
+    ) -> KubeObject:
+        """Read, set each named container's image, replace with the read resourceVersion (like kubectl set image,
+        but conditional). UsageError naming the containers when one is missing; ConflictError on a lost race."""
+        ...
+
+    def set_service_selector(
+        self,
+        namespace: str,
+        service: str,
+        selector: Mapping[str, str],
+        resource_version: str,
+        annotations: Mapping[str, str] | None = None,
+    ) -> KubeObject:
+        """Replace the Service's spec.selector (and add annotations) conditionally on ``resource_version``."""
+        ...
+
+    def events(self, namespace: str, involved: str) -> list[KubeObject]:
+        """Events whose involvedObject has this name, oldest first."""
+        ...
+
+    def acquire_lease(self, namespace: str, name: str, holder: str, ttl_seconds: int) -> LeaseState:
+        """Take (or renew) the lease when it is free, ours or expired; otherwise say who holds it. Never waits."""
+        ...
+
+    def release_lease(self, namespace: str, name: str, holder: str) -> None:
+        """Give the lease up if we hold it (clears the holder); someone else's lease is left alone."""
+        ...
+
+    def read_lease(self, namespace: str, name: str) -> LeaseState | None: ...
+
+    def wait_for_rollout(
+        self,
+        namespace: str,
+        deployment: str,
+        *,
+        timeout: float,
+        fail_fast_after: float | None = None,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> RolloutResult:
+        """Wait by kubectl's rollout-status rules (decide.rollout); on failure or timeout name the blocking pod
+        reason. Never raises for a failed rollout: the result says so."""
+        ...

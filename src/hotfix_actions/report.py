@@ -8,7 +8,7 @@ to stderr and stdout carries exactly one JSON object: verdict, reasons, outputs,
 from __future__ import annotations
 
 import json
-import secrets
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -204,7 +204,7 @@ class Reporter:
     def untrusted(self, text: str) -> None:
         """Print text that may hold workflow commands (commit messages, branch names) inertly."""
         if self.github_actions:
-            token = secrets.token_hex(16)
+            token = os.urandom(16).hex()
             self._emit(f"::stop-commands::{token}")
             self._emit(text)
             self._emit(f"::{token}::")
@@ -216,9 +216,9 @@ class Reporter:
         if self.output_path is None:
             return
         value = self.redact(value)
-        delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+        delimiter = f"ghadelimiter_{os.urandom(16).hex()}"
         while delimiter in value:
-            delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+            delimiter = f"ghadelimiter_{os.urandom(16).hex()}"
         with self.output_path.open("a", encoding="utf-8") as fh:
             fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 

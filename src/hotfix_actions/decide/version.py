@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -52,6 +51,8 @@ def _basename(path: str) -> str:
 def declared_version(path: str, text: str) -> str | None:
     """The version a file declares, or None when this file declares none (dynamic, absent)."""
     name = _basename(path)
+    import tomllib
+
     try:
         if name == "pyproject.toml":
             data = tomllib.loads(text)

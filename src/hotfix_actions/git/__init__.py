@@ -26,6 +26,7 @@ class GitCli:
         base.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"})
         self._env = base
         self.calls: list[list[str]] = []
+        self._shallow: bool | None = None  # cached until the next fetch
 
     def run(self, *args: str, check: bool = True, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
         argv = ["git", *args]
@@ -68,7 +69,9 @@ class GitCli:
         return proc.stdout.strip() or None if proc.returncode == 0 else None
 
     def is_shallow(self) -> bool:
-        return self.run("rev-parse", "--is-shallow-repository").stdout.strip() == "true"
+        if self._shallow is None:
+            self._shallow = self.run("rev-parse", "--is-shallow-repository").stdout.strip() == "true"
+        return self._shallow
 
     def has_remote(self, remote: str) -> bool:
         return remote in self.run("remote").stdout.split()
@@ -89,17 +92,18 @@ class GitCli:
             args.append(f"--deepen={deepen}")
         if unshallow:
             args.append("--unshallow")
+        self._shallow = None
         self.run(*args, "--end-of-options", remote, *refspecs)
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool | None:
-        """True or False; None when either commit object is missing here."""
+        """True or False; None when either commit object is missing here (a shallow or partial clone)."""
+        proc = self.run("merge-base", "--is-ancestor", ancestor, descendant, check=False)
+        if proc.returncode in (0, 1):
+            return proc.returncode == 0
         for sha in (ancestor, descendant):
             if self.run("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode != 0:
                 return None
-        proc = self.run("merge-base", "--is-ancestor", ancestor, descendant, check=False)
-        if proc.returncode not in (0, 1):
-            raise GitError(f"git merge-base failed: {proc.stderr.strip()}")
-        return proc.returncode == 0
+        raise GitError(f"git merge-base failed: {proc.stderr.strip()}")
 
     def count_commits(self, base: str, head: str) -> int:
         return int(self.run("rev-list", "--count", f"{base}..{head}", "--").stdout.strip() or 0)
@@ -165,8 +169,43 @@ class GitCli:
         return result
 
     def show_file(self, rev: str, path: str) -> str | None:
-        proc = self.run("show", f"{rev}:{path}", check=False)
-        return proc.stdout if proc.returncode == 0 else None
+        return self.show_files(rev, [path]).get(path)
+
+    def show_files(self, rev: str, paths: Sequence[str]) -> dict[str, str]:
+        """The text of each file that exists at ``rev``, read with one `git cat-file --batch`."""
+        if not paths:
+            return {}
+        request = "".join(f"{rev}:{p}\n" for p in paths)
+        argv = ["git", "cat-file", "--batch"]
+        self.calls.append(argv)
+        try:
+            proc = subprocess.run(
+                argv,
+                cwd=self.cwd,
+                env=self._env,
+                input=request.encode(),
+                capture_output=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise GitError(f"git cat-file timed out after {self.timeout:.0f}s") from exc
+        if proc.returncode != 0:
+            raise GitError(f"git cat-file failed: {proc.stderr.decode(errors='replace').strip()}")
+        out = proc.stdout
+        found: dict[str, str] = {}
+        pos = 0
+        for path in paths:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].decode(errors="replace").split()
+            pos = end + 1
+            if len(header) == 3 and header[1] == "blob":
+                size = int(header[2])
+                found[path] = out[pos : pos + size].decode("utf-8", errors="replace")
+                pos += size + 1
+            elif len(header) == 3:
+                pos += int(header[2]) + 1
+        return found
 
     def is_clean(self) -> bool:
         return self.run("status", "--porcelain", "--untracked-files=no").stdout.strip() == ""

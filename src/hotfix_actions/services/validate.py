@@ -185,9 +185,8 @@ def run(
         highest, tag_names = _highest_tag(git, history, repo, prod_sha, remote)
         tag = f"{repo.tag_prefix}{branch.version}"
         declared = {}
-        for path in repo.version_files:
-            text = git.show_file(head_sha, path)
-            if text is not None and (found := declared_version(path, text)) is not None:
+        for path, text in git.show_files(head_sha, repo.version_files).items():
+            if (found := declared_version(path, text)) is not None:
                 declared[path] = found
         add(
             rules.check_version(
