@@ -24,9 +24,7 @@ __all__ = ["SECTIONS", "Config", "SectionConfig", "load", "schema"]
 SECTIONS: dict[str, str] = {
     "repository": "hotfix_actions.config.repository:RepositoryConfig",
     "validate": "hotfix_actions.config.validate:ValidateConfig",
-    "cluster": "hotfix_actions.config.cluster:ClusterConfig",
-    "rollback": "hotfix_actions.config.rollback:RollbackConfig",
-    "promote": "hotfix_actions.config.promote:PromoteConfig",
+    "db": "hotfix_actions.config.db:DbConfig",
 }
 
 _SCHEMA_DIR = Path(__file__).with_name("schemas")
