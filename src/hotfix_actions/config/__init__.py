@@ -25,6 +25,9 @@ SECTIONS: dict[str, str] = {
     "repository": "hotfix_actions.config.repository:RepositoryConfig",
     "validate": "hotfix_actions.config.validate:ValidateConfig",
     "db": "hotfix_actions.config.db:DbConfig",
+    "cluster": "hotfix_actions.config.cluster:ClusterConfig",
+    "rollback": "hotfix_actions.config.rollback:RollbackConfig",
+    "promote": "hotfix_actions.config.promote:PromoteConfig",
 }
 
 _SCHEMA_DIR = Path(__file__).with_name("schemas")
