@@ -1,0 +1,99 @@
+"""Anytime-valid e-processes for canary-vs-baseline counts (canary-statistics.md §1).
+
+Each arm is a Poisson stream of requests; an event (an error, or a request slower than a bound) comes from the
+canary with probability ``theta = rho*psi / (rho*psi + 1 - rho)``, where ``rho`` is the canary's share of the
+requests in the poll interval and ``psi`` the ratio of the canary's event rate to the baseline's. Under
+``psi = 1`` the likelihood ratio of each interval has conditional mean 1, so the running product is a
+nonnegative martingale and Ville's inequality bounds the chance of ever crossing ``1/alpha`` by ``alpha``, however
+often and irregularly we look.
+
+    log LR_i(psi) = x_c * log(psi) - (x_c + x_b) * log(1 + rho_i * (psi - 1))
+
+The functions take an :class:`Ops` so the same code runs on floats (the judge) and on numpy arrays (the
+benchmark). They do no I/O and read no clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any
+
+__all__ = [
+    "PSI_GRID",
+    "SCALAR",
+    "Ops",
+    "crossed",
+    "log_mean_exp",
+    "log_threshold",
+    "one_sample_log_lr",
+    "split_log_lr",
+    "split_share",
+]
+
+# The mixture of alternatives: J = 10 ratios, equal weights.
+PSI_GRID: tuple[float, ...] = (1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 300.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class Ops:
+    """The few elementwise functions the formulas need: ``math`` for floats, numpy for arrays."""
+
+    log: Callable[[Any], Any]
+    log1p: Callable[[Any], Any]
+    exp: Callable[[Any], Any]
+    maximum: Callable[[Any, Any], Any]
+
+
+SCALAR = Ops(log=math.log, log1p=math.log1p, exp=math.exp, maximum=max)
+
+
+def split_share(canary_requests: Any, baseline_requests: Any, ops: Ops = SCALAR) -> Any:
+    """rho_i: the canary's share of the interval's requests; 1/2 when neither arm served any (no evidence)."""
+    total = canary_requests + baseline_requests
+    if ops is SCALAR:
+        return canary_requests / total if total > 0 else 0.5
+    safe = ops.maximum(total, 1e-300)
+    share = canary_requests / safe
+    return share * (total > 0) + 0.5 * (total <= 0)
+
+
+def split_log_lr(x_canary: Any, x_baseline: Any, rho: Any, psi: float, ops: Ops = SCALAR) -> Any:
+    """log LR_i(psi) of one interval: ``x_c log psi - (x_c + x_b) log(1 + rho (psi - 1))``.
+
+    ``-split_log_lr(..., psi=m)`` is the log-likelihood ratio of "no worse" (psi = 1) against "m times worse",
+    which is the non-inferiority e-process used for an early pass.
+    """
+    return x_canary * math.log(psi) - (x_canary + x_baseline) * ops.log1p(rho * (psi - 1.0))
+
+
+def one_sample_log_lr(events: Any, trials: Any, p_null: float, p_alt: float, ops: Ops = SCALAR) -> Any:
+    """log LR of a rate ``p_alt`` against ``p_null`` for ``events`` out of ``trials`` (Bernoulli requests)."""
+    return (
+        events * math.log(p_alt / p_null)
+        + (trials - events) * math.log1p(-p_alt)
+        - (trials - events) * math.log1p(-p_null)
+    )
+
+
+def log_mean_exp(logs: Sequence[Any], ops: Ops = SCALAR) -> Any:
+    """log of the equal-weight mixture ``(1/J) sum_j exp(logs[j])``, computed stably."""
+    if not logs:
+        raise ValueError("empty mixture")
+    top = reduce(ops.maximum, logs)
+    total = sum((ops.exp(value - top) for value in logs), start=0.0 * top)
+    return top + ops.log(total) - math.log(len(logs))
+
+
+def log_threshold(alpha: float) -> float:
+    """``log(1/alpha)``: an e-process at or above it rejects at level alpha."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    return math.log(1.0 / alpha)
+
+
+def crossed(log_e: Any, alpha: float) -> Any:
+    """True (elementwise) where the e-value reached ``1/alpha``."""
+    return log_e >= log_threshold(alpha) - 1e-12

@@ -1,0 +1,133 @@
+"""What the canary judge is told: the policy (thresholds, limits, alphas) and one observation per interval."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from hotfix_actions.decide.canary.eprocess import PSI_GRID
+
+__all__ = [
+    "DEFAULT_GUARDRAILS",
+    "METRICS",
+    "Arm",
+    "EarlyPass",
+    "Guardrail",
+    "NoData",
+    "Observation",
+    "Policy",
+    "Problem",
+    "ProblemKind",
+    "Signal",
+]
+
+METRICS = ("requests", "errors", "latency")
+
+
+class Signal(StrEnum):
+    """What a guardrail looks at, per interval, on the canary."""
+
+    ERROR_RATE = "error_rate"  # errors / requests
+    P95 = "p95"  # seconds, interpolated from the histogram buckets
+    READY = "ready"  # ready pods / desired pods
+
+
+class NoData(StrEnum):
+    """What an empty result means for a metric."""
+
+    FAIL = "fail"  # a failed measurement: counts toward consecutive_error_limit, ends in ERROR
+    INCONCLUSIVE = "inconclusive"  # an inconclusive interval: no evidence, no early pass
+    IGNORE = "ignore"  # the metric is left out of the decision for that interval
+
+
+class ProblemKind(StrEnum):
+    QUERY_FAILED = "query failed"  # transport error, timeout, non-success status
+    NO_DATA = "no data"  # an empty vector
+    NOT_FINITE = "not finite"  # NaN or +-Inf
+    MANY_SERIES = "several series"  # where one was expected
+    BAD_DATA = "bad data"  # inconsistent counts, negative values, missing labels
+
+
+@dataclass(frozen=True)
+class Problem:
+    metric: str  # requests | errors | latency | ready
+    arm: str  # canary | baseline
+    kind: ProblemKind
+    detail: str
+
+    def text(self) -> str:
+        return f"{self.arm} {self.metric}: {self.kind.value}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm's counts over one interval (already differenced), plus its pod readiness at the end of it."""
+
+    requests: float
+    errors: float | None = None  # None: no usable error data this interval
+    buckets: Mapping[float, float] | None = None  # le -> cumulative count over the interval; None: no data
+    ready: int | None = None
+    desired: int | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One poll: seconds since the analysis started, both arms, and what went wrong reading them."""
+
+    elapsed: float
+    canary: Arm | None
+    baseline: Arm | None = None
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Guardrail:
+    """A per-interval check on the canary; fails after ``consecutive`` breaches in a row."""
+
+    name: str
+    signal: Signal
+    max: float | None = None
+    min: float | None = None
+    consecutive: int = 3
+    min_requests: int = 10  # fewer canary requests in the interval: not evaluated (neither breach nor clear)
+    shared_incident: bool = True  # the baseline breaches as well: an incident both share, not counted
+
+
+DEFAULT_GUARDRAILS: tuple[Guardrail, ...] = (
+    Guardrail("error rate", Signal.ERROR_RATE, max=0.05, consecutive=3),
+    Guardrail("p95 latency", Signal.P95, max=2.0, consecutive=3),
+    Guardrail("pods ready", Signal.READY, min=1.0, consecutive=5, min_requests=0, shared_incident=False),
+)
+
+
+@dataclass(frozen=True)
+class EarlyPass:
+    """PASS before the duration is over once the canary is shown not worse (anytime-valid, level ``alpha``).
+
+    Per signal (errors, and slow requests at each latency bound) either test suffices, each at ``alpha / 2``:
+    relative, "the canary's rate is not ``margin`` times the baseline's"; absolute, "the canary's rate is below
+    ``negligible_rate``".
+    """
+
+    enabled: bool = True
+    margin: float = 2.0
+    negligible_rate: float = 0.01
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class Policy:
+    alpha_errors: float = 0.005
+    alpha_latency: float = 0.005
+    psi_grid: tuple[float, ...] = PSI_GRID
+    latency_bounds: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+    min_requests: int = 200
+    early_pass: EarlyPass = field(default_factory=EarlyPass)
+    guardrails: tuple[Guardrail, ...] = DEFAULT_GUARDRAILS
+    consecutive_error_limit: int = 4
+    on_no_data: Mapping[str, NoData] = field(default_factory=dict)
+    compare: bool = True  # False: one arm (monitor), guardrails only
+
+    def no_data(self, metric: str) -> NoData:
+        return self.on_no_data.get(metric, NoData.FAIL)
