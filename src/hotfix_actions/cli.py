@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("hotfix_actions.commands.validate", "Check that a hotfix branch is fit for production."),
     "start": ("hotfix_actions.commands.start", "Create hotfix/v<next patch>-<slug> from the production head."),
     "config": ("hotfix_actions.commands.config", "Show the effective .hotfix.yml or its JSON Schema."),
+    "db": ("hotfix_actions.commands.db", "Back up, verify, restore and list PostgreSQL backups."),
 }
 
 

@@ -1,0 +1,244 @@
+"""`hotfix db backup | verify | restore | list`.
+
+The connection comes from --database-url / HOTFIX_DATABASE_URL, else DATABASE_URL, else PGHOST, PGPORT, PGUSER and
+PGDATABASE; the password from the URL, PGPASSWORD or a .pgpass (PGPASSFILE). It is masked before anything is printed
+and handed to the PostgreSQL tools only through a private 0600 .pgpass, never in argv.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hotfix_actions import __version__
+from hotfix_actions.commands._common import Edge, hotfix_command, repo_root
+from hotfix_actions.config.db import DbConfig
+from hotfix_actions.db import ConnInfo, LocalBackupStore, PgTools, conn_from_env
+from hotfix_actions.decide.db import backup_name_problem
+from hotfix_actions.errors import HotfixError, UsageError
+from hotfix_actions.ports import NullScaler
+from hotfix_actions.report import Outcome
+from hotfix_actions.services import db as service
+
+__all__ = ["command"]
+
+
+@click.group("db")
+def command() -> None:
+    """Back up, verify, restore and list PostgreSQL backups (pg_dump custom format with a manifest).
+
+    Every backup is read back in full before it is published; a restore first verifies the dump and takes a
+    verified backup of the current database, then restores in one transaction.
+    """
+
+
+def _connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option(
+        "--pg-bindir",
+        envvar="HOTFIX_PG_BINDIR",
+        default=None,
+        help="Folder of pg_dump/pg_restore/psql (default: db.pg_bindir, else PATH). Env: HOTFIX_PG_BINDIR.",
+    )(fn)
+    fn = click.option(
+        "--database",
+        envvar="HOTFIX_DATABASE",
+        default=None,
+        help="Database name, overriding the one in the URL or PGDATABASE. Env: HOTFIX_DATABASE.",
+    )(fn)
+    return click.option(
+        "--database-url",
+        envvar="HOTFIX_DATABASE_URL",
+        default=None,
+        help="postgresql://user@host:5432/dbname (default: DATABASE_URL, else PG* variables). Prefer the "
+        "environment for a URL with a password: argv is visible to every user. Env: HOTFIX_DATABASE_URL.",
+    )(fn)
+
+
+def _store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--backup-dir",
+        envvar="HOTFIX_DB_BACKUP_DIR",
+        default=None,
+        type=click.Path(file_okay=False),
+        help="Folder of dumps and manifests (default: db.backup_dir in .hotfix.yml). Env: HOTFIX_DB_BACKUP_DIR.",
+    )(fn)
+
+
+def _config(edge: Edge) -> DbConfig:
+    return edge.config(repo_root(Path.cwd())).section(DbConfig)
+
+
+def _store(cfg: DbConfig, backup_dir: str | None, *, pre_restore: bool = False) -> LocalBackupStore:
+    folder = backup_dir or cfg.backup_dir
+    if pre_restore and cfg.pre_restore_dir:
+        folder = cfg.pre_restore_dir
+    return LocalBackupStore(Path(folder).expanduser())
+
+
+def _database(
+    edge: Edge, cfg: DbConfig, url: str | None, database: str | None, bindir: str | None, *, need_server: bool = True
+) -> PgTools:
+    """Mask every password we can see first, then parse the connection and build the adapter."""
+    edge.reporter.mask(edge.env.get("PGPASSWORD"))
+    try:
+        conn = conn_from_env(edge.env, url=url, database=database)
+    except UsageError:
+        if need_server:
+            raise
+        conn = ConnInfo(database="postgres")  # only pg_restore runs: it reads files and never connects
+    edge.reporter.mask(conn.password)
+    ctx = click.get_current_context()
+    if url and conn.password and ctx.get_parameter_source("database_url") is click.core.ParameterSource.COMMANDLINE:
+        edge.reporter.annotate(
+            "warning",
+            "the database password was passed on the command line, where other users can see it; "
+            "pass the URL in DATABASE_URL or HOTFIX_DATABASE_URL, or the password in PGPASSWORD",
+        )
+    return PgTools(
+        conn,
+        base_env=edge.env,
+        bindir=bindir or cfg.pg_bindir or None,
+        timeout=float(cfg.timeout_seconds),
+        connect_timeout=cfg.connect_timeout_seconds,
+        lock_wait_timeout=cfg.lock_wait_timeout_seconds,
+    )
+
+
+def _provenance(edge: Edge) -> service.Provenance:
+    sha = edge.env.get("GITHUB_SHA", "")
+    if not sha:
+        root = repo_root(Path.cwd())
+        if (root / ".git").exists():
+            from hotfix_actions.git import GitCli
+
+            try:
+                sha = GitCli(root, env=edge.env, timeout=20).resolve("HEAD") or ""
+            except HotfixError:
+                sha = ""
+    return service.Provenance(
+        hotfix_version=__version__,
+        git_sha=sha,
+        now=lambda: datetime.now(UTC),
+        token=lambda: secrets.token_hex(3),
+    )
+
+
+def _checked_name(name: str) -> str:
+    if problem := backup_name_problem(name):
+        raise UsageError(f"{name[:80]!r} {problem}", input_name="BACKUP", fix="use a name shown by `hotfix db list`")
+    return name
+
+
+@hotfix_command("db backup")
+@_connection_options
+@_store_option
+@click.option("--deep", is_flag=True, default=None, help="Also restore into a scratch database and compare row counts.")
+@click.option("--keep", type=click.IntRange(min=0), default=None, help="Then keep the newest N (0: all; db.keep).")
+def backup_cmd(
+    *,
+    edge: Edge,
+    database_url: str | None,
+    database: str | None,
+    pg_bindir: str | None,
+    backup_dir: str | None,
+    deep: bool | None,
+    keep: int | None,
+) -> Outcome:
+    """pg_dump -Fc into the backup folder; read it back in full; publish it with a manifest (SHA-256, size, rows)."""
+    cfg = _config(edge)
+    store = _store(cfg, backup_dir)
+    with _database(edge, cfg, database_url, database, pg_bindir) as db:
+        request = service.BackupRequest(
+            deep=cfg.deep_verify if deep is None else deep, keep=(cfg.keep if keep is None else keep) or None
+        )
+        return service.backup(request, db, store, edge.reporter, _provenance(edge))
+
+
+@hotfix_command("db verify")
+@_connection_options
+@_store_option
+@click.argument("name", metavar="BACKUP")
+@click.option("--deep", is_flag=True, default=None, help="Restore into a scratch database and compare row counts.")
+def verify_cmd(
+    *,
+    edge: Edge,
+    name: str,
+    database_url: str | None,
+    database: str | None,
+    pg_bindir: str | None,
+    backup_dir: str | None,
+    deep: bool | None,
+) -> Outcome:
+    """Checksum against the manifest, pg_restore --list, and a full read with per-table row counts."""
+    _checked_name(name)
+    cfg = _config(edge)
+    deep_mode = cfg.deep_verify if deep is None else deep
+    store = _store(cfg, backup_dir)
+    with _database(edge, cfg, database_url, database, pg_bindir, need_server=deep_mode) as db:
+        return service.verify(
+            service.VerifyRequest(name=name, deep=deep_mode), db, store, edge.reporter, _provenance(edge)
+        )
+
+
+@hotfix_command("db restore")
+@_connection_options
+@_store_option
+@click.argument("name", metavar="BACKUP")
+@click.option(
+    "--check-sql",
+    envvar="HOTFIX_DB_CHECK_SQL",
+    default=None,
+    help="Read-only query run afterwards; its first value must be true (db.check_sql). Env: HOTFIX_DB_CHECK_SQL.",
+)
+@click.option("--deep", is_flag=True, default=None, help="Also verify the dump in a scratch database first.")
+@click.option("--dry-run", is_flag=True, help="Verify and check versions only; touch nothing.")
+@click.option("--allow-other-database", is_flag=True, help="Restore a dump taken from a differently named database.")
+def restore_cmd(
+    *,
+    edge: Edge,
+    name: str,
+    database_url: str | None,
+    database: str | None,
+    pg_bindir: str | None,
+    backup_dir: str | None,
+    check_sql: str | None,
+    deep: bool | None,
+    dry_run: bool,
+    allow_other_database: bool,
+) -> Outcome:
+    """Restore BACKUP into the database: verify it, back up the current data, then restore in one transaction."""
+    _checked_name(name)
+    cfg = _config(edge)
+    sql = cfg.check_sql if check_sql is None else check_sql
+    store = _store(cfg, backup_dir)
+    pre_store = _store(cfg, backup_dir, pre_restore=True)
+    request = service.RestoreRequest(
+        name=name,
+        check_sql=sql.strip() or None,
+        dry_run=dry_run,
+        deep=cfg.deep_verify if deep is None else deep,
+        allow_other_database=allow_other_database,
+    )
+    with _database(edge, cfg, database_url, database, pg_bindir) as db:
+        return service.restore(request, db, store, pre_store, NullScaler(), edge.reporter, _provenance(edge))
+
+
+@hotfix_command("db list")
+@_store_option
+@click.option(
+    "--keep", type=click.IntRange(min=1), default=None, help="Delete all but the newest N (and the newest verified)."
+)
+@click.option("--dry-run", is_flag=True, help="With --keep: say what would be deleted.")
+def list_cmd(*, edge: Edge, backup_dir: str | None, keep: int | None, dry_run: bool) -> Outcome:
+    """Backups with their manifests, newest first."""
+    store = _store(_config(edge), backup_dir)
+    return service.list_backups(service.ListRequest(keep=keep, dry_run=dry_run), store, edge.reporter)
+
+
+for _sub, _name in ((backup_cmd, "backup"), (verify_cmd, "verify"), (restore_cmd, "restore"), (list_cmd, "list")):
+    command.add_command(_sub, _name)
