@@ -20,13 +20,20 @@ __all__ = [
     "FileChange",
     "Git",
     "GitHub",
+    "GitHubRepoApi",
+    "IssueRef",
     "KubeObject",
     "LeaseState",
     "Notifier",
     "NullDeployments",
     "NullGitHub",
+    "NullGitHubRepoApi",
     "NullNotifier",
     "NullScaler",
+    "Probe",
+    "ProbeResult",
+    "PullRequestRef",
+    "ReleaseRef",
     "Scaler",
     "StoredBackup",
     "TagRef",
@@ -370,4 +377,101 @@ class Cluster(Protocol):
     ) -> RolloutResult:
         """Wait by kubectl's rollout-status rules (decide.rollout); on failure or timeout name the blocking pod
         reason. Never raises for a failed rollout: the result says so."""
+        ...
+
+
+@dataclass(frozen=True)
+class PullRequestRef:
+    number: int
+    url: str
+    created: bool  # False: an open pull request for the same head and base was found and updated
+
+
+@dataclass(frozen=True)
+class ReleaseRef:
+    url: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    number: int
+    url: str
+    created: bool = False
+    texts: tuple[str, ...] = ()  # the body, then every comment: what a rerun compares against
+
+
+class GitHubRepoApi(GitHub, Protocol):
+    """Writes to one repository: pull requests, labels, releases, issues. None means "no GitHub here"."""
+
+    def open_or_update_pull(
+        self, head: str, base: str, title: str, body: str, labels: Sequence[str]
+    ) -> PullRequestRef | None:
+        """The one open pull request from head into base, created or updated (body, labels); never a duplicate."""
+        ...
+
+    def enable_auto_merge(self, number: int) -> str | None:
+        """Merge (with a merge commit) once checks pass; return a warning when it could not be enabled."""
+        ...
+
+    def ensure_release(self, tag: str, name: str, body: str) -> ReleaseRef | None: ...
+
+    def find_issue(self, label: str, marker: str) -> IssueRef | None:
+        """The issue (open or closed) carrying ``label`` whose body contains ``marker``, with its comments."""
+        ...
+
+    def create_issue(self, title: str, body: str, labels: Sequence[str]) -> IssueRef | None: ...
+
+    def comment(self, number: int, body: str) -> str | None: ...
+
+    def ensure_label(self, name: str, color: str, description: str) -> None: ...
+
+
+class NullGitHubRepoApi(NullGitHub):
+    """No token: nothing is written to GitHub; callers report the manual steps instead."""
+
+    def open_or_update_pull(
+        self, head: str, base: str, title: str, body: str, labels: Sequence[str]
+    ) -> PullRequestRef | None:
+        return None
+
+    def enable_auto_merge(self, number: int) -> str | None:
+        return "no GitHub token: auto-merge not enabled"
+
+    def ensure_release(self, tag: str, name: str, body: str) -> ReleaseRef | None:
+        return None
+
+    def find_issue(self, label: str, marker: str) -> IssueRef | None:
+        return None
+
+    def create_issue(self, title: str, body: str, labels: Sequence[str]) -> IssueRef | None:
+        return None
+
+    def comment(self, number: int, body: str) -> str | None:
+        return None
+
+    def ensure_label(self, name: str, color: str, description: str) -> None:
+        return None
+
+
+# -- HTTP health checks (issue 3) ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProbeResult:
+    """One health check: passed or not, the last status seen, how many tries and seconds it took."""
+
+    url: str
+    ok: bool
+    status: int | None
+    attempts: int
+    seconds: float
+    detail: str
+
+
+class Probe(Protocol):
+    """HTTP health checks of a released application (``kube.probe.HttpProbe``, httpx inside)."""
+
+    def check(
+        self, url: str, *, expected_status: int = 200, retries: int = 5, interval: float = 2.0, timeout: float = 5.0
+    ) -> ProbeResult:
+        """GET ``url`` until it answers ``expected_status``; never raises: the result says what happened."""
         ...
