@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -201,7 +201,6 @@ class Manifest:
     tables: tuple[tuple[str, int], ...] = ()
     host: str = ""
     verification: Verification | None = None
-    extra: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def rows(self) -> dict[str, int]:
@@ -229,7 +228,6 @@ class Manifest:
             "toc_entries": self.toc_entries,
             "tables": dict(self.tables),
             "verification": self.verification.to_dict() if self.verification else None,
-            **dict(self.extra),
         }
 
     @classmethod
