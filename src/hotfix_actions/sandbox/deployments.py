@@ -1,0 +1,424 @@
+"""The Deployment controller (section 4 of the API-surface spec): one ReplicaSet per pod template, revisions and
+revision history, RollingUpdate and Recreate, pause/resume, scaling, progress deadline, history pruning, status."""
+
+from __future__ import annotations
+
+import copy
+
+from hotfix_actions.sandbox.api import Api, Obj
+from hotfix_actions.sandbox.events import record
+from hotfix_actions.sandbox.objects import HASH_LABEL, parse_time, rfc3339, template_hash, template_key
+from hotfix_actions.sandbox.pods import REPLICASETS, controller_of
+from hotfix_actions.sandbox.resources import resource
+from hotfix_actions.sandbox.rollout import RS, fenceposts, new_rs_replicas, old_scale_down
+
+__all__ = ["REVISION", "SKIP_ANNOTATIONS", "DeploymentController"]
+
+DEPLOYMENTS = resource("apps", "v1", "deployments")
+REVISION = "deployment.kubernetes.io/revision"
+HISTORY = "deployment.kubernetes.io/revision-history"
+DESIRED = "deployment.kubernetes.io/desired-replicas"
+MAX = "deployment.kubernetes.io/max-replicas"
+SKIP_ANNOTATIONS = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        HISTORY,
+        DESIRED,
+        MAX,
+        "deprecated.deployment.rollback.to",
+    }
+)
+_COMPONENT = "deployment-controller"
+
+
+def _revision(rs: Obj) -> int:
+    try:
+        return int(((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION, "0"))
+    except ValueError:
+        return 0
+
+
+def _replicas(rs: Obj) -> int:
+    return int((rs.get("spec") or {}).get("replicas") or 0)
+
+
+def _st(obj: Obj, key: str) -> int:
+    return int((obj.get("status") or {}).get(key) or 0)
+
+
+def _rs(rs: Obj) -> RS:
+    return RS(rs["metadata"]["name"], _replicas(rs), _st(rs, "availableReplicas"))
+
+
+def _condition(status: Obj, kind: str) -> Obj | None:
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == kind:
+            found: Obj = cond
+            return found
+    return None
+
+
+def _set_condition(status: Obj, cond: Obj) -> bool:
+    """kube's SetDeploymentCondition: same status and reason -> unchanged; same status keeps lastTransitionTime."""
+    current = _condition(status, cond["type"])
+    if current and current["status"] == cond["status"] and current.get("reason") == cond.get("reason"):
+        return False
+    if current and current["status"] == cond["status"]:
+        cond["lastTransitionTime"] = current["lastTransitionTime"]
+    status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != cond["type"]] + [cond]
+    return True
+
+
+def _new_condition(kind: str, status: str, reason: str, message: str, now: float) -> Obj:
+    stamp = rfc3339(now)
+    return {
+        "type": kind,
+        "status": status,
+        "lastUpdateTime": stamp,
+        "lastTransitionTime": stamp,
+        "reason": reason,
+        "message": message,
+    }
+
+
+class DeploymentController:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.progress_at: dict[str, float] = {}  # deployment uid -> precise lastUpdateTime of Progressing
+
+    def sync(self, now: float) -> None:
+        owned: dict[str, list[Obj]] = {}
+        for rs in self.api.store.list(REPLICASETS)[0]:
+            owner = controller_of(rs)
+            if owner and not rs["metadata"].get("deletionTimestamp"):
+                owned.setdefault(owner, []).append(rs)
+        for d in self.api.store.list(DEPLOYMENTS)[0]:
+            if not d["metadata"].get("deletionTimestamp"):
+                _Sync(self, d, owned.get(d["metadata"]["uid"], []), now).run()
+
+
+class _Sync:
+    """One reconciliation of one Deployment."""
+
+    def __init__(self, ctl: DeploymentController, d: Obj, owned: list[Obj], now: float) -> None:
+        self.ctl, self.api, self.d, self.now = ctl, ctl.api, d, now
+        self.spec: Obj = d.get("spec") or {}
+        replicas = self.spec.get("replicas")
+        self.replicas = int(replicas) if replicas is not None else 1
+        self.surge, self.unavailable = fenceposts(self.spec.get("strategy"), self.replicas)
+        self.status: Obj = copy.deepcopy(d.get("status") or {})
+        key = template_key(self.spec.get("template"))
+        owned.sort(key=lambda r: (r["metadata"].get("creationTimestamp", ""), r["metadata"]["name"]))
+        self.new: Obj | None = next((r for r in owned if template_key(r["spec"].get("template")) == key), None)
+        self.olds = sorted((r for r in owned if r is not self.new), key=_revision)
+        self.uid = d["metadata"]["uid"]
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return str(self.d["metadata"]["name"])
+
+    def _progressing(self, status: str, reason: str, message: str) -> None:
+        if _set_condition(self.status, _new_condition("Progressing", status, reason, message, self.now)):
+            self.ctl.progress_at[self.uid] = self.now
+
+    def _scale(self, rs: Obj, size: int) -> Obj:
+        """Resize a ReplicaSet and stamp desired/max-replicas; records ScalingReplicaSet."""
+        before = _replicas(rs)
+        new = copy.deepcopy(rs)
+        new["spec"]["replicas"] = size
+        ann = new["metadata"].setdefault("annotations", {})
+        ann[DESIRED] = str(self.replicas)
+        ann[MAX] = str(self.replicas + self.surge)
+        stored = self.api.write_internal(REPLICASETS, new)
+        if size != before:
+            verb = "up" if size > before else "down"
+            record(
+                self.api,
+                self.d,
+                "Deployment",
+                "ScalingReplicaSet",
+                f"Scaled {verb} replica set {rs['metadata']['name']} from {before} to {size}",
+                component=_COMPONENT,
+                now=self.now,
+            )
+        rs.clear()
+        rs.update(stored)
+        return rs
+
+    def _copied_annotations(self) -> dict[str, str]:
+        ann = (self.d["metadata"].get("annotations") or {}).items()
+        return {k: v for k, v in ann if k not in SKIP_ANNOTATIONS}
+
+    # -- the new ReplicaSet -------------------------------------------------------------------------------------
+    def _ensure_new(self, create: bool) -> None:
+        max_old = max((_revision(r) for r in self.olds), default=0)
+        revision = max_old + 1
+        if self.new is not None:
+            rs = copy.deepcopy(self.new)
+            ann = rs["metadata"].setdefault("annotations", {})
+            ann.update(self._copied_annotations())
+            old_rev = _revision(rs)
+            if old_rev < revision:
+                ann[REVISION] = str(revision)
+                if old_rev > 0:
+                    ann[HISTORY] = ",".join(filter(None, [ann.get(HISTORY, ""), str(old_rev)]))
+            if int(rs["spec"].get("minReadySeconds") or 0) != int(self.spec.get("minReadySeconds") or 0):
+                rs["spec"]["minReadySeconds"] = int(self.spec.get("minReadySeconds") or 0)
+            if rs != self.new:
+                self.new = self.api.write_internal(REPLICASETS, rs)
+            if _condition(self.status, "Progressing") is None:
+                self._progressing("True", "FoundNewReplicaSet", f'Found new replica set "{rs["metadata"]["name"]}"')
+            return
+        if not create:
+            return
+        self.new = self._create_new(revision)
+
+    def _create_new(self, revision: int) -> Obj:
+        template = copy.deepcopy(self.spec.get("template") or {})
+        collisions = int(self.status.get("collisionCount") or 0)
+        while True:
+            h = template_hash(template, collisions)
+            name = f"{self.name}-{h}"
+            if self.api.store.get(REPLICASETS, self.d["metadata"]["namespace"], name) is None:
+                break
+            collisions += 1
+            self.status["collisionCount"] = collisions
+        template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = h
+        selector = copy.deepcopy(self.spec.get("selector") or {})
+        selector.setdefault("matchLabels", {})[HASH_LABEL] = h
+        olds = [_rs(r) for r in self.olds]
+        size = (
+            new_rs_replicas(self.replicas, self.surge, RS(name, 0, 0), olds)
+            if self.spec.get("strategy", {}).get("type", "RollingUpdate") == "RollingUpdate"
+            else self.replicas
+        )
+        annotations = self._copied_annotations() | {
+            REVISION: str(revision),
+            DESIRED: str(self.replicas),
+            MAX: str(self.replicas + self.surge),
+        }
+        labels = dict(template["metadata"]["labels"])
+        m = self.d["metadata"]
+        rs = self.api.create(
+            REPLICASETS,
+            m["namespace"],
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": name,
+                    "namespace": m["namespace"],
+                    "labels": labels,
+                    "annotations": annotations,
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "Deployment",
+                            "name": self.name,
+                            "uid": self.uid,
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
+                    ],
+                },
+                "spec": {
+                    "replicas": size,
+                    "minReadySeconds": int(self.spec.get("minReadySeconds") or 0),
+                    "selector": selector,
+                    "template": template,
+                },
+            },
+        )
+        if size:
+            record(
+                self.api,
+                self.d,
+                "Deployment",
+                "ScalingReplicaSet",
+                f"Scaled up replica set {name} from 0 to {size}",
+                component=_COMPONENT,
+                now=self.now,
+            )
+        self._progressing("True", "NewReplicaSetCreated", f'Created new replica set "{name}"')
+        return rs
+
+    # -- strategies ---------------------------------------------------------------------------------------------
+    def _rolling(self) -> None:
+        self._ensure_new(create=True)
+        assert self.new is not None
+        size = new_rs_replicas(self.replicas, self.surge, _rs(self.new), [_rs(r) for r in self.olds])
+        if size != _replicas(self.new):
+            self._scale(self.new, size)
+        plan = old_scale_down(self.replicas, self.unavailable, _rs(self.new), [_rs(r) for r in self.olds])
+        for rs in self.olds:
+            if rs["metadata"]["name"] in plan:
+                self._scale(rs, plan[rs["metadata"]["name"]])
+
+    def _recreate(self) -> None:
+        self._ensure_new(create=False)
+        active = [r for r in self.olds if _replicas(r) > 0]
+        for rs in active:
+            self._scale(rs, 0)
+        if active or any(_st(r, "replicas") > 0 for r in self.olds):
+            return
+        if self.new is None:
+            self._ensure_new(create=True)
+        assert self.new is not None
+        if _replicas(self.new) != self.replicas:
+            self._scale(self.new, self.replicas)
+
+    def _scale_only(self) -> None:
+        """Paused, or a scaling event: resize without rolling (kube's ``sync`` -> ``scale``)."""
+        active = [r for r in ([self.new] if self.new else []) + self.olds if _replicas(r) > 0]
+        target = active[0] if len(active) == 1 else (self.new if not active else None)
+        if target is None and not active and self.olds:
+            target = max(self.olds, key=lambda r: r["metadata"].get("creationTimestamp", ""))
+        if target is not None:
+            if _replicas(target) != self.replicas or target["metadata"].get("annotations", {}).get(DESIRED) != str(
+                self.replicas
+            ):
+                self._scale(target, self.replicas)
+            return
+        allowed = self.replicas + self.surge
+        total = sum(_replicas(r) for r in active)
+        add = allowed - total
+        if add == 0:
+            return
+        ordered = sorted(active, key=lambda r: (_replicas(r), r is self.new), reverse=True)
+        sizes = [max(_replicas(r) + int(add * _replicas(r) / total), 0) for r in ordered]
+        sizes[0] = max(sizes[0] + allowed - sum(sizes), 0)
+        for rs, size in zip(ordered, sizes, strict=True):
+            self._scale(rs, size)
+
+    def _scaling_event(self) -> bool:
+        for rs in ([self.new] if self.new else []) + self.olds:
+            desired = (rs["metadata"].get("annotations") or {}).get(DESIRED)
+            if _replicas(rs) > 0 and desired is not None and desired != str(self.replicas):
+                return True
+        return False
+
+    # -- cleanup and status -------------------------------------------------------------------------------------
+    def _cleanup(self) -> None:
+        limit = self.spec.get("revisionHistoryLimit")
+        if limit is None:
+            return
+        cleanable = [r for r in self.olds if _replicas(r) == 0 and _st(r, "replicas") == 0]
+        excess = len(cleanable) - int(limit)
+        for rs in sorted(cleanable, key=_revision)[: max(excess, 0)]:
+            self.api.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"])
+            self.olds.remove(rs)
+
+    def _calculate(self) -> Obj:
+        all_rs = ([self.new] if self.new else []) + self.olds
+        available = sum(_st(r, "availableReplicas") for r in all_rs)
+        counts = {
+            "observedGeneration": int(self.d["metadata"].get("generation") or 1),
+            "replicas": sum(_st(r, "replicas") for r in all_rs),
+            "updatedReplicas": _st(self.new, "replicas") if self.new else 0,
+            "readyReplicas": sum(_st(r, "readyReplicas") for r in all_rs),
+            "availableReplicas": available,
+            "unavailableReplicas": max(sum(_replicas(r) for r in all_rs) - available, 0),
+        }
+        status = {k: v for k, v in self.status.items() if k not in counts}
+        status.update({k: v for k, v in counts.items() if v})
+        if available >= self.replicas - self.unavailable:
+            cond = _new_condition(
+                "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", self.now
+            )
+        else:
+            cond = _new_condition(
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+                self.now,
+            )
+        _set_condition(status, cond)
+        return status
+
+    def _complete(self, status: Obj) -> bool:
+        return (
+            int(status.get("updatedReplicas") or 0) == self.replicas
+            and int(status.get("replicas") or 0) == self.replicas
+            and int(status.get("availableReplicas") or 0) == self.replicas
+            and int(status.get("observedGeneration") or 0) >= int(self.d["metadata"].get("generation") or 1)
+        )
+
+    def _rollout_conditions(self, new_status: Obj) -> None:
+        old = self.d.get("status") or {}
+        current = _condition(new_status, "Progressing")
+        rs_name = self.new["metadata"]["name"] if self.new else ""
+        what = f'ReplicaSet "{rs_name}"' if self.new else f'Deployment "{self.name}"'
+        self.status = new_status
+        if (
+            new_status.get("replicas") == new_status.get("updatedReplicas")
+            and current
+            and current.get("reason") == "NewReplicaSetAvailable"
+        ):
+            return
+        old_old = _st(self.d, "replicas") - _st(self.d, "updatedReplicas")
+        new_old = int(new_status.get("replicas") or 0) - int(new_status.get("updatedReplicas") or 0)
+        progressed = (
+            int(new_status.get("updatedReplicas") or 0) > int(old.get("updatedReplicas") or 0)
+            or new_old < old_old
+            or int(new_status.get("readyReplicas") or 0) > int(old.get("readyReplicas") or 0)
+            or int(new_status.get("availableReplicas") or 0) > int(old.get("availableReplicas") or 0)
+        )
+        if self._complete(new_status):
+            self._progressing("True", "NewReplicaSetAvailable", f"{what} has successfully progressed.")
+        elif progressed:
+            cond = _new_condition("Progressing", "True", "ReplicaSetUpdated", f"{what} is progressing.", self.now)
+            if current and current["status"] == "True":
+                cond["lastTransitionTime"] = current["lastTransitionTime"]
+            new_status["conditions"] = [c for c in new_status.get("conditions") or [] if c["type"] != "Progressing"]
+            new_status["conditions"].append(cond)
+            self.ctl.progress_at[self.uid] = self.now
+        elif current and current.get("reason") != "NewReplicaSetAvailable":
+            if current.get("reason") == "ProgressDeadlineExceeded":
+                return
+            since = self.ctl.progress_at.get(self.uid) or parse_time(current.get("lastUpdateTime")) or self.now
+            deadline = int(self.spec.get("progressDeadlineSeconds") or 600)
+            if since + deadline < self.now:
+                self._progressing("False", "ProgressDeadlineExceeded", f"{what} has timed out progressing.")
+
+    def _paused_conditions(self) -> None:
+        current = _condition(self.status, "Progressing")
+        if current and current.get("reason") == "ProgressDeadlineExceeded":
+            return
+        paused_cond = current is not None and current.get("reason") == "DeploymentPaused"
+        if self.spec.get("paused") and not paused_cond:
+            self._progressing("Unknown", "DeploymentPaused", "Deployment is paused")
+        elif not self.spec.get("paused") and paused_cond:
+            self._progressing("Unknown", "DeploymentResumed", "Deployment is resumed")
+
+    def run(self) -> None:
+        self._paused_conditions()
+        paused = bool(self.spec.get("paused"))
+        if paused or (self.new is not None and self._scaling_event()):
+            self._ensure_new(create=False)
+            self._scale_only()
+            status = self._calculate()
+            if paused or self._complete(status):
+                self._cleanup()
+            self.status = self._calculate()
+        else:
+            if self.spec.get("strategy", {}).get("type") == "Recreate":
+                self._recreate()
+            else:
+                self._rolling()
+            new_status = self._calculate()
+            if self._complete(new_status):
+                self._cleanup()
+                new_status = self._calculate()
+            self._rollout_conditions(new_status)
+        self._write()
+
+    def _write(self) -> None:
+        d = copy.deepcopy(self.d)
+        d["status"] = self.status
+        if self.new is not None:
+            d["metadata"].setdefault("annotations", {})[REVISION] = str(_revision(self.new))
+        if d != self.d:
+            self.api.write_internal(DEPLOYMENTS, d)

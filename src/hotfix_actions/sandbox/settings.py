@@ -1,0 +1,32 @@
+"""Knobs of one sandbox: pod timing, which images fail and how, the controller tick."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Settings"]
+
+
+@dataclass
+class Settings:
+    """Mutable on purpose: a test may change ``ready_delay`` or ``crash_images`` while the sandbox runs."""
+
+    ready_delay: float = 0.3  # seconds from pod creation to Ready
+    crash_images: re.Pattern[str] | None = None  # never Ready: CrashLoopBackOff
+    pull_fail_images: re.Pattern[str] | None = None  # never Ready: ImagePullBackOff, phase Pending
+    tick: float = 0.05  # controller period (they are also woken by every write)
+    progress_deadline_default: int = 600  # spec.progressDeadlineSeconds when a Deployment leaves it out
+    crash_period: float = 1.0  # seconds between restarts of a crash-looping container
+
+    @staticmethod
+    def pattern(text: str | re.Pattern[str] | None) -> re.Pattern[str] | None:
+        if text is None or text == "":
+            return None
+        return text if isinstance(text, re.Pattern) else re.compile(text)
+
+    def crashes(self, image: str) -> bool:
+        return bool(self.crash_images and self.crash_images.search(image))
+
+    def pull_fails(self, image: str) -> bool:
+        return bool(self.pull_fail_images and self.pull_fail_images.search(image))

@@ -1,0 +1,179 @@
+"""The in-memory object store: one global resourceVersion counter, a change log for watches, JSON snapshots.
+
+The store knows nothing of API semantics (defaulting, preconditions, cascades live in ``api.py``); it keeps objects,
+numbers every change and wakes whoever waits for changes (watches, controllers).
+"""
+
+from __future__ import annotations
+
+import bisect
+import builtins
+import copy
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hotfix_actions.sandbox.resources import RESOURCES, Resource, by_kind
+
+__all__ = ["Change", "Store"]
+
+_LOG_LIMIT = 50_000
+
+
+@dataclass(frozen=True)
+class Change:
+    """One numbered change: what a watch streams."""
+
+    rv: int
+    rid: str
+    namespace: str
+    type: str  # ADDED, MODIFIED, DELETED
+    obj: dict[str, Any]
+    old: dict[str, Any] | None
+
+
+class Store:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self._objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {r.rid: {} for r in RESOURCES}
+        self._rv = 0
+        self._log: list[Change] = []
+        self._log_rvs: list[int] = []
+        self._floor = 0  # changes at or below this RV are no longer in the log
+        self._listeners: list[Callable[[], None]] = []
+        self.closed = False
+
+    # -- reading ------------------------------------------------------------------------------------------------
+    @property
+    def resource_version(self) -> int:
+        with self.lock:
+            return self._rv
+
+    def get(self, res: Resource, namespace: str, name: str) -> dict[str, Any] | None:
+        with self.lock:
+            found = self._objects[res.rid].get((namespace if res.namespaced else "", name))
+            return copy.deepcopy(found) if found is not None else None
+
+    def list(
+        self, res: Resource, namespace: str | None = None, where: Callable[[dict[str, Any]], bool] | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Matching objects (copies) sorted by namespace and name, and the store's resourceVersion."""
+        with self.lock:
+            items = [
+                copy.deepcopy(obj)
+                for (ns, _name), obj in sorted(self._objects[res.rid].items())
+                if (namespace is None or ns == namespace) and (where is None or where(obj))
+            ]
+            return items, self._rv
+
+    def iter_all(self) -> Iterator[tuple[Resource, dict[str, Any]]]:
+        """Every object (not copies: read under ``lock`` and do not mutate)."""
+        for res in RESOURCES:
+            yield from ((res, obj) for obj in list(self._objects[res.rid].values()))
+
+    def count(self) -> dict[str, int]:
+        with self.lock:
+            return {r.plural: len(self._objects[r.rid]) for r in RESOURCES if self._objects[r.rid]}
+
+    # -- writing ------------------------------------------------------------------------------------------------
+    def put(self, res: Resource, obj: dict[str, Any], change: str) -> dict[str, Any]:
+        """Store ``obj`` under a new resourceVersion and log the change; returns a copy of what was stored."""
+        with self.lock:
+            key = (obj["metadata"].get("namespace", "") if res.namespaced else "", obj["metadata"]["name"])
+            old = self._objects[res.rid].get(key)
+            self._rv += 1
+            stored = copy.deepcopy(obj)
+            stored["metadata"]["resourceVersion"] = str(self._rv)
+            self._objects[res.rid][key] = stored
+            self._record(Change(self._rv, res.rid, key[0], change, copy.deepcopy(stored), old))
+            return copy.deepcopy(stored)
+
+    def remove(self, res: Resource, namespace: str, name: str) -> dict[str, Any] | None:
+        """Delete one object; the DELETED change carries a new resourceVersion, as on a real server."""
+        with self.lock:
+            key = (namespace if res.namespaced else "", name)
+            old = self._objects[res.rid].pop(key, None)
+            if old is None:
+                return None
+            self._rv += 1
+            gone = copy.deepcopy(old)
+            gone["metadata"]["resourceVersion"] = str(self._rv)
+            self._record(Change(self._rv, res.rid, key[0], "DELETED", gone, old))
+            return copy.deepcopy(gone)
+
+    def _record(self, change: Change) -> None:
+        self._log.append(change)
+        self._log_rvs.append(change.rv)
+        if len(self._log) > _LOG_LIMIT:
+            cut = len(self._log) // 2
+            self._floor = self._log_rvs[cut - 1]
+            del self._log[:cut]
+            del self._log_rvs[:cut]
+        self.changed.notify_all()
+        for listener in list(self._listeners):
+            listener()
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    # -- watching -----------------------------------------------------------------------------------------------
+    def changes_after(self, rv: int, rid: str) -> builtins.list[Change] | None:
+        """Changes of one type after ``rv``; None when ``rv`` is older than the log keeps (410 Expired)."""
+        with self.lock:
+            if rv < self._floor:
+                return None
+            start = bisect.bisect_right(self._log_rvs, rv)
+            return [c for c in self._log[start:] if c.rid == rid]
+
+    def wait(self, after_rv: int, timeout: float) -> None:
+        """Block until a change newer than ``after_rv`` lands, the store closes, or ``timeout`` passes."""
+        with self.changed:
+            if self._rv <= after_rv and not self.closed:
+                self.changed.wait(timeout)
+
+    def close(self) -> None:
+        with self.changed:
+            self.closed = True
+            self.changed.notify_all()
+
+    def wake(self) -> None:
+        """Wake every watcher (used to drop watches)."""
+        with self.changed:
+            self.changed.notify_all()
+
+    # -- snapshots ----------------------------------------------------------------------------------------------
+    def dump(self) -> dict[str, Any]:
+        with self.lock:
+            objects = [copy.deepcopy(obj) for res in RESOURCES for _, obj in sorted(self._objects[res.rid].items())]
+            return {"kind": "SandboxSnapshot", "resourceVersion": self._rv, "objects": objects}
+
+    def load(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            for table in self._objects.values():
+                table.clear()
+            for obj in data.get("objects") or []:
+                res = by_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+                if res is None:
+                    continue
+                m = obj["metadata"]
+                self._objects[res.rid][(m.get("namespace", "") if res.namespaced else "", m["name"])] = obj
+            self._rv = max(int(data.get("resourceVersion") or 0), self._rv)
+            self._log.clear()
+            self._log_rvs.clear()
+            self._floor = self._rv
+
+    def save(self, path: Path) -> None:
+        """Write a snapshot atomically (temp file, fsync, rename)."""
+        data = self.dump()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
