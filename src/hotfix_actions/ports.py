@@ -21,6 +21,7 @@ __all__ = [
     "Git",
     "GitHub",
     "GitHubRepoApi",
+    "GitMerge",
     "IssueRef",
     "KubeObject",
     "LeaseState",
@@ -33,10 +34,12 @@ __all__ = [
     "Probe",
     "ProbeResult",
     "PullRequestRef",
+    "PushResult",
     "ReleaseRef",
     "Scaler",
     "StoredBackup",
     "TagRef",
+    "TreeMerge",
 ]
 
 
@@ -475,3 +478,43 @@ class Probe(Protocol):
     ) -> ProbeResult:
         """GET ``url`` until it answers ``expected_status``; never raises: the result says what happened."""
         ...
+
+
+@dataclass(frozen=True)
+class TreeMerge:
+    """A merge computed without a work tree: the tree when clean, else the conflicting paths."""
+
+    tree: str | None
+    conflicts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """Per destination ref: pushed, or refused by the remote with its reason (a hook, protection, non-fast-forward)."""
+
+    pushed: tuple[str, ...] = ()
+    rejected: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+
+class GitMerge(Git, Protocol):
+    """What merge-back needs beyond ports.Git: merges without a checkout, annotated tags, non-forced pushes."""
+
+    def ref_heads(self, prefix: str) -> dict[str, str]: ...
+    def merge_tree(self, ours: str, theirs: str) -> TreeMerge: ...
+    def commit_tree(
+        self, tree: str, parents: Sequence[str], message: str, identity: tuple[str, str] | None = None
+    ) -> str: ...
+    def create_tag(self, name: str, sha: str, message: str, identity: tuple[str, str] | None = None) -> None: ...
+    def push_refs(self, remote: str, refspecs: Sequence[str]) -> PushResult:
+        """Push without force; refusals come back in the result, transport failures raise GitError."""
+        ...
+
+    def first_parent_containing(self, target: str, commit: str) -> str | None:
+        """The first commit on ``target``'s first-parent line that contains ``commit`` (the merge that brought it)."""
+        ...
+
+    def has_identity(self) -> bool: ...

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hotfix_actions.errors import GitError, UsageError
-from hotfix_actions.ports import Commit, FileChange, TagRef
+from hotfix_actions.ports import Commit, FileChange, PushResult, TagRef, TreeMerge
 
 __all__ = ["GitCli"]
 
@@ -227,3 +227,106 @@ class GitCli:
 
     def push(self, remote: str, refspec: str) -> None:
         self.run("push", "--quiet", "--end-of-options", remote, refspec)
+
+    # -- merge-back (merges without a work tree, annotated tags, pushes that are never forced) -------
+    def ref_heads(self, prefix: str) -> dict[str, str]:
+        """Full ref name -> commit for every ref under ``prefix`` (e.g. ``refs/remotes/origin/``)."""
+        out = self.run("for-each-ref", "--format=%(refname)" + _SEP + "%(objectname)", "--", prefix).stdout
+        return dict(line.split(_SEP, 1) for line in out.splitlines() if _SEP in line)
+
+    def merge_tree(self, ours: str, theirs: str) -> TreeMerge:
+        """Merge two commits into a tree (git 2.38+ ``merge-tree --write-tree``); nothing is checked out."""
+        proc = self.run(
+            "merge-tree",
+            "--write-tree",
+            "--name-only",
+            "-z",
+            "--no-messages",
+            "--end-of-options",
+            ours,
+            theirs,
+            check=False,
+        )
+        if proc.returncode not in (0, 1) or not proc.stdout:
+            detail = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+            raise GitError(f"git merge-tree failed: {detail}", fix="merge-back needs git 2.38 or newer")
+        parts = [p for p in proc.stdout.split("\0") if p]
+        if proc.returncode == 0:
+            return TreeMerge(tree=parts[0])
+        return TreeMerge(tree=None, conflicts=tuple(dict.fromkeys(parts[1:])))
+
+    def _identity_args(self, identity: tuple[str, str] | None) -> list[str]:
+        if identity is None or self.has_identity():
+            return []
+        return ["-c", f"user.name={identity[0]}", "-c", f"user.email={identity[1]}"]
+
+    def has_identity(self) -> bool:
+        if self._env.get("GIT_COMMITTER_EMAIL") and self._env.get("GIT_AUTHOR_EMAIL"):
+            return True
+        return self.run("config", "--get", "user.email", check=False).stdout.strip() != ""
+
+    def commit_tree(
+        self, tree: str, parents: Sequence[str], message: str, identity: tuple[str, str] | None = None
+    ) -> str:
+        args = [*self._identity_args(identity), "commit-tree", "--no-gpg-sign"]
+        for parent in parents:
+            args += ["-p", parent]
+        sha = self.run(*args, "-F", "-", "--end-of-options", tree, input_text=message).stdout.strip()
+        if not sha:
+            raise GitError("git commit-tree produced no commit")
+        return sha
+
+    def create_tag(self, name: str, sha: str, message: str, identity: tuple[str, str] | None = None) -> None:
+        self.run(
+            *self._identity_args(identity),
+            "tag",
+            "--annotate",
+            "--no-sign",
+            "-F",
+            "-",
+            "--end-of-options",
+            name,
+            sha,
+            input_text=message,
+        )
+
+    def push_refs(self, remote: str, refspecs: Sequence[str]) -> PushResult:
+        """``git push --porcelain`` without force: refusals are results, transport failures raise GitError."""
+        for spec in refspecs:
+            if spec.startswith("+"):
+                raise GitError(f"refusing a forced push of {spec}")
+        proc = self.run("push", "--porcelain", "--end-of-options", remote, *refspecs, check=False)
+        pushed, rejected = [], []
+        for line in proc.stdout.splitlines():
+            flag, tab, rest = line.partition("\t")
+            if not tab or len(flag) != 1:
+                continue
+            refs, _, summary = rest.partition("\t")
+            destination = refs.rpartition(":")[2]
+            if flag == "!":
+                rejected.append((destination, summary.strip()))
+            else:
+                pushed.append(destination)
+        if proc.returncode != 0 and not rejected:
+            detail = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+            raise GitError(f"git push to {remote} failed: {detail}")
+        return PushResult(pushed=tuple(pushed), rejected=tuple(rejected))
+
+    def first_parent_containing(self, target: str, commit: str) -> str | None:
+        if target == commit:
+            return commit
+        out = self.run(
+            "rev-list",
+            "--first-parent",
+            "--ancestry-path",
+            "--reverse",
+            "--end-of-options",
+            f"{commit}..{target}",
+            "--",
+        ).stdout.split()
+        if not out:
+            return None
+        first_parent = self.resolve(f"{out[0]}^1")
+        if first_parent is not None and self.is_ancestor(commit, first_parent):
+            return commit  # fast-forwarded: the commit itself is on the first-parent line
+        return out[0]
