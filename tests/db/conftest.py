@@ -56,10 +56,12 @@ class AppDb:
         """Catalog, event triggers, sequences and an md5 of every public table's rows: equal means the same data."""
         out = {
             "relations": self.sql(
-                "SELECT string_agg(c.relname || ':' || c.relkind, ',' ORDER BY c.relname) FROM pg_class c "
+                "SELECT string_agg(c.relname || ':' || c.relkind::text, ',' ORDER BY c.relname) FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public';"
             ).strip(),
-            "event_triggers": self.sql("SELECT string_agg(evtname, ',' ORDER BY evtname) FROM pg_event_trigger;").strip(),
+            "event_triggers": self.sql(
+                "SELECT string_agg(evtname, ',' ORDER BY evtname) FROM pg_event_trigger;"
+            ).strip(),
             "sequences": self.sql(
                 "SELECT string_agg(sequencename || '=' || coalesce(last_value, 0), ',' ORDER BY sequencename) "
                 "FROM pg_sequences WHERE schemaname = 'public';"

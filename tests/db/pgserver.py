@@ -93,8 +93,19 @@ class PgServer:
         )
         subprocess.run(
             self._as_owner(
-                [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.base / "log"), "-w"]
-                + ["-t", "60", "start"]
+                [
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    opts,
+                    "-l",
+                    str(self.base / "log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
             ),
             check=True,
             capture_output=True,
@@ -112,8 +123,25 @@ class PgServer:
     def superuser_sql(self, sql: str, database: str = "postgres") -> str:
         """Run SQL as the superuser over the unix socket; returns unaligned tuples-only output."""
         proc = subprocess.run(
-            ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", str(self.socket_dir), "-p", str(self.port)]
-            + ["-U", "postgres", "-d", database, "-f", "-"],
+            [
+                "psql",
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-f",
+                "-",
+            ],
             input=sql,
             capture_output=True,
             text=True,
@@ -138,7 +166,9 @@ def start_server() -> PgServer:
         try:
             pwd.getpwnam(run_as)
         except KeyError as exc:
-            raise RuntimeError("running as root needs a 'postgres' system user (the postgresql package makes one)") from exc
+            raise RuntimeError(
+                "running as root needs a 'postgres' system user (the postgresql package makes one)"
+            ) from exc
     base = Path(tempfile.mkdtemp(prefix="hotfix-pgtest-"))
     os.chmod(base, 0o755)
     server = PgServer(bindir=bindir, base=base, port=_free_port(), run_as=run_as)
@@ -147,7 +177,9 @@ def start_server() -> PgServer:
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)
         raise
-    server.superuser_sql(f"CREATE ROLE {APP_USER} LOGIN CREATEDB PASSWORD '{APP_PASSWORD.replace(chr(39), chr(39) * 2)}';")
+    server.superuser_sql(
+        f"CREATE ROLE {APP_USER} LOGIN CREATEDB PASSWORD '{APP_PASSWORD.replace(chr(39), chr(39) * 2)}';"
+    )
     return server
 
 

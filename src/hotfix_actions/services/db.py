@@ -107,6 +107,7 @@ class _Steps:
         verdict = worst_status(r.status for r in self.rows)
         bad = [f"{r.check}: {r.reason}" for r in self.rows if r.status in (Status.FAIL, Status.ERROR, Status.WARN)]
         reasons = [passed, *bad] if verdict is Verdict.PASS else [failed, *bad]
+        self.reporter.step(reasons[0])
         return Outcome(
             command=command, verdict=verdict, reasons=reasons, outputs=dict(outputs), rows=self.rows, title=command
         )
