@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "start": ("hotfix_actions.commands.start", "Create hotfix/v<next patch>-<slug> from the production head."),
     "config": ("hotfix_actions.commands.config", "Show the effective .hotfix.yml or its JSON Schema."),
     "db": ("hotfix_actions.commands.db", "Back up, verify, restore and list PostgreSQL backups."),
+    "sandbox": ("hotfix_actions.commands.sandbox", "Run the local simulated Kubernetes cluster (up, down, status)."),
 }
 
 

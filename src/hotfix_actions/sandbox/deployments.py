@@ -270,25 +270,39 @@ class _Sync:
             self._scale(self.new, self.replicas)
 
     def _scale_only(self) -> None:
-        """Paused, or a scaling event: resize without rolling (kube's ``sync`` -> ``scale``)."""
-        active = [r for r in ([self.new] if self.new else []) + self.olds if _replicas(r) > 0]
-        target = active[0] if len(active) == 1 else (self.new if not active else None)
-        if target is None and not active and self.olds:
-            target = max(self.olds, key=lambda r: r["metadata"].get("creationTimestamp", ""))
+        """Paused, or a scaling event: resize without rolling (kube's ``sync`` -> ``scale``).
+
+        Every active ReplicaSet is rewritten with the current desired/max-replicas annotations, so a scaling event
+        never repeats forever.
+        """
+        everything = ([self.new] if self.new else []) + self.olds
+        active = [r for r in everything if _replicas(r) > 0]
+        target: Obj | None = None
+        if len(active) == 1:
+            target = active[0]
+        elif not active and everything:
+            target = self.new or max(self.olds, key=lambda r: r["metadata"].get("creationTimestamp", ""))
         if target is not None:
-            if _replicas(target) != self.replicas or target["metadata"].get("annotations", {}).get(DESIRED) != str(
-                self.replicas
-            ):
-                self._scale(target, self.replicas)
+            self._scale(target, self.replicas)
             return
-        allowed = self.replicas + self.surge
+        if not active:
+            return
+        new = self.new
+        if new is not None and _replicas(new) == self.replicas and _st(new, "availableReplicas") == self.replicas:
+            for rs in active:
+                if rs is not new:
+                    self._scale(rs, 0)
+            self._scale(new, self.replicas)
+            return
+        if self.spec.get("strategy", {}).get("type") == "Recreate":
+            return
+        allowed = self.replicas + self.surge if self.replicas > 0 else 0
         total = sum(_replicas(r) for r in active)
         add = allowed - total
-        if add == 0:
-            return
-        ordered = sorted(active, key=lambda r: (_replicas(r), r is self.new), reverse=True)
+        ordered = sorted(active, key=lambda r: (_replicas(r), r is self.new), reverse=add >= 0)
         sizes = [max(_replicas(r) + int(add * _replicas(r) / total), 0) for r in ordered]
-        sizes[0] = max(sizes[0] + allowed - sum(sizes), 0)
+        if add:
+            sizes[0] = max(sizes[0] + allowed - sum(sizes), 0)
         for rs, size in zip(ordered, sizes, strict=True):
             self._scale(rs, size)
 
