@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("hotfix_actions.commands.validate", "Check that a hotfix branch is fit for production."),
     "start": ("hotfix_actions.commands.start", "Create hotfix/v<next patch>-<slug> from the production head."),
     "config": ("hotfix_actions.commands.config", "Show the effective .hotfix.yml or its JSON Schema."),
+    "merge-back": (
+        "hotfix_actions.commands.merge_back",
+        "Merge a finished hotfix into develop and open release branches; tag and release it.",
+    ),
     "db": ("hotfix_actions.commands.db", "Back up, verify, restore and list PostgreSQL backups."),
     "sandbox": ("hotfix_actions.commands.sandbox", "Run the local simulated Kubernetes cluster (up, down, status)."),
 }

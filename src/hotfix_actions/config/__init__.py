@@ -24,6 +24,8 @@ __all__ = ["SECTIONS", "Config", "SectionConfig", "load", "schema"]
 SECTIONS: dict[str, str] = {
     "repository": "hotfix_actions.config.repository:RepositoryConfig",
     "validate": "hotfix_actions.config.validate:ValidateConfig",
+    "merge_back": "hotfix_actions.config.merge_back:MergeBackConfig",
+    "notify": "hotfix_actions.config.notify:NotifyConfig",
     "db": "hotfix_actions.config.db:DbConfig",
     "cluster": "hotfix_actions.config.cluster:ClusterConfig",
     "rollback": "hotfix_actions.config.rollback:RollbackConfig",

@@ -234,6 +234,16 @@ class GitCli:
         out = self.run("for-each-ref", "--format=%(refname)" + _SEP + "%(objectname)", "--", prefix).stdout
         return dict(line.split(_SEP, 1) for line in out.splitlines() if _SEP in line)
 
+    def fetch_branches(self, remote: str, *, unshallow: bool = False) -> dict[str, str]:
+        """Fetch every branch of ``remote`` (pruning deleted ones) and return branch name -> commit."""
+        args = ["fetch", "--quiet", "--prune", "--no-tags", "--no-recurse-submodules"]
+        if unshallow:
+            args.append("--unshallow")
+        prefix = f"refs/remotes/{remote}/"
+        self.run(*args, "--end-of-options", remote, f"+refs/heads/*:{prefix}*")
+        heads = self.ref_heads(prefix)
+        return {ref[len(prefix) :]: sha for ref, sha in heads.items() if ref != f"{prefix}HEAD"}
+
     def merge_tree(self, ours: str, theirs: str) -> TreeMerge:
         """Merge two commits into a tree (git 2.38+ ``merge-tree --write-tree``); nothing is checked out."""
         proc = self.run(
