@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -125,6 +126,13 @@ class PgTools:
     def _failure(self, tool: str, stderr: str, code: int) -> DatabaseError:
         lines = [ln.strip() for ln in self._scrub(stderr).splitlines() if ln.strip()]
         errors = [ln for ln in lines if "error" in ln.lower() or "fatal" in ln.lower()] or lines
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            hint = " (file size limit or full disk)" if name == "SIGXFSZ" else ""
+            errors = [f"killed by {name}{hint}", *errors]
         detail = " | ".join(errors[:3]) if errors else f"exit {code}"
         return DatabaseError(f"{tool} failed (exit {code}): {detail[:600]}")
 
@@ -237,8 +245,7 @@ class PgTools:
                     proc.wait()
             if code != 0:
                 errfile.seek(0)
-                reason = "killed after the timeout" if code < 0 else ""
-                raise self._failure("pg_restore", reason or errfile.read().decode("utf-8", "replace"), code)
+                raise self._failure("pg_restore", errfile.read().decode("utf-8", "replace"), code)
             if table is not None:
                 raise DatabaseError(f"pg_restore: the data of {table} ends before its end marker")
         return DumpContents(
