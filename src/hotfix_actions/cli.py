@@ -27,6 +27,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "db": ("hotfix_actions.commands.db", "Back up, verify, restore and list PostgreSQL backups."),
     "sandbox": ("hotfix_actions.commands.sandbox", "Run the local simulated Kubernetes cluster (up, down, status)."),
+    "rollback": (
+        "hotfix_actions.commands.rollback",
+        "Emergency rollback of a Deployment: undo, blue-green, redeploy or auto.",
+    ),
+    "promote": ("hotfix_actions.commands.promote", "Set the image on the primary Deployment, verify, record the LKG."),
+    "status": ("hotfix_actions.commands.status", "Revisions with images, the last-known-good and the lock holder."),
+    "snapshot": ("hotfix_actions.commands.snapshot", "YAML of a namespace or Deployment plus the LKG records."),
 }
 
 

@@ -169,6 +169,7 @@ class LkgRecord:
     run_url: str = ""
     run_id: str = ""
     template: str = ""  # zlib + base64 of the pod template JSON (hash label removed); empty when too large
+    source: str = "promote"  # promote: verified by hotfix promote; rollback: chosen as the target of a rollback
 
     @property
     def image(self) -> str:
@@ -178,7 +179,16 @@ class LkgRecord:
         return ", ".join(f"{name}={image}" for name, image in self.images)
 
     def describe(self) -> str:
-        return f"revision {self.revision} ({self.images_text()}, hash {self.template_hash or '?'}, {self.time})"
+        revision = f"revision {self.revision}" if self.revision else "a rebuilt template"
+        return f"{revision} ({self.images_text()}, hash {self.template_hash or '?'}, {self.source} {self.time})"
+
+    def same_release(self, other: LkgRecord) -> bool:
+        """The same pod template (by hash, stored template or images), whatever the time or run."""
+        if self.template and other.template:
+            return self.template == other.template
+        if self.template_hash and other.template_hash:
+            return self.template_hash == other.template_hash
+        return self.images == other.images
 
     @classmethod
     def build(
@@ -190,6 +200,7 @@ class LkgRecord:
         time: str,
         run_url: str = "",
         run_id: str = "",
+        source: str = "promote",
     ) -> LkgRecord:
         packed = base64.b64encode(
             zlib.compress(json.dumps(normalize_template(template), sort_keys=True).encode(), 9)
@@ -202,6 +213,7 @@ class LkgRecord:
             run_url=run_url,
             run_id=run_id,
             template=packed if len(packed) <= _MAX_STORED_TEMPLATE else "",
+            source=source,
         )
 
     def to_json(self, *, with_template: bool = True) -> str:
@@ -212,6 +224,7 @@ class LkgRecord:
             "time": self.time,
             "runUrl": self.run_url,
             "runId": self.run_id,
+            "source": self.source,
         }
         if with_template and self.template:
             data["template"] = self.template
@@ -236,6 +249,7 @@ class LkgRecord:
             run_url=str(data.get("runUrl") or ""),
             run_id=str(data.get("runId") or ""),
             template=str(data.get("template") or ""),
+            source=str(data.get("source") or "promote"),
         )
 
     @classmethod

@@ -7,9 +7,8 @@ live template that already equals it is a no-op. Every plan says why, with the n
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -23,24 +22,22 @@ from hotfix_actions.decide.lkg import (
     revisions,
     templates_equal,
     with_images,
+    with_lkg,
 )
+from hotfix_actions.decide.lkg import history as lkg_history
 
 __all__ = [
-    "BLUE_GREEN_ANNOTATION",
     "DEFAULT_MATRIX",
     "STRATEGIES",
     "Action",
-    "BlueGreenPlan",
     "Plan",
     "StrategyChoice",
     "Target",
     "apply_plan",
-    "blue_green_record",
     "choose_strategy",
     "lease_free",
-    "plan_blue_green",
     "plan_template",
-    "pod_ready",
+    "rollback_record",
 ]
 
 STRATEGIES = ("undo", "blue-green", "redeploy", "none")
@@ -50,7 +47,6 @@ DEFAULT_MATRIX: Mapping[str, tuple[str, ...]] = {
     "medium": ("redeploy",),
     "low": ("none",),
 }
-BLUE_GREEN_ANNOTATION = "hotfix-actions.io/blue-green-rollback"
 
 
 class Action(StrEnum):
@@ -89,6 +85,8 @@ class Plan:
     to_images: Mapping[str, str] = field(default_factory=dict)
     resume: bool = False
     fix: str = ""
+    target_hash: str = ""  # pod-template hash of the target, when known
+    target_revision: int = 0  # revision of the target, when known
 
 
 def _existing(revs: Sequence[Revision]) -> str:
@@ -114,20 +112,72 @@ def _from_revision(revs: Sequence[Revision], number: int) -> tuple[Revision | No
     return None, ""
 
 
-def _from_lkg(
-    revs: Sequence[Revision], record: LkgRecord, live: Mapping[str, Any]
-) -> tuple[Mapping[str, Any] | None, str]:
+@dataclass(frozen=True)
+class _Goal:
+    template: Mapping[str, Any] | None
+    source: str
+    template_hash: str = ""
+    revision: int = 0
+    refusal: Plan | None = None
+
+
+def _from_lkg(revs: Sequence[Revision], record: LkgRecord, live: Mapping[str, Any]) -> _Goal:
     for rev in revs:
         if record.template_hash and rev.template_hash == record.template_hash:
-            return rev.template, f"ReplicaSet {rev.name} (LKG hash {record.template_hash}, revision {rev.number})"
+            where = f"ReplicaSet {rev.name} (LKG hash {record.template_hash}, revision {rev.number})"
+            return _Goal(rev.template, where, rev.template_hash, rev.number)
     stored = record.pod_template()
     pruned = f"the LKG ReplicaSet (hash {record.template_hash or '?'}, revision {record.revision}) is gone"
     if stored is not None:
-        return stored, f"the LKG record's stored pod template ({pruned}; revisions that exist: {_existing(revs)})"
+        where = f"the LKG record's stored pod template ({pruned}; revisions that exist: {_existing(revs)})"
+        return _Goal(stored, where, record.template_hash, record.revision)
     rebuilt, missing = with_images(live, dict(record.images))
     if missing:
-        return None, f"{pruned} and the live pod has no container named {', '.join(missing)}"
-    return rebuilt, f"the live template with the LKG images ({pruned}; revisions that exist: {_existing(revs)})"
+        return _Goal(None, f"{pruned} and the live pod has no container named {', '.join(missing)}")
+    where = f"the live template with the LKG images ({pruned}; revisions that exist: {_existing(revs)})"
+    return _Goal(rebuilt, where, record.template_hash, record.revision)
+
+
+def _lkg_goal(name: str, annotations: Mapping[str, str], revs: Sequence[Revision], live: Mapping[str, Any]) -> _Goal:
+    """The LKG record's template; when promote verified the live release itself, the record before it."""
+    try:
+        record = LkgRecord.from_annotations(annotations)
+    except ValueError as exc:
+        return _Goal(
+            None, "", refusal=Plan(Action.REFUSE, f"the LKG record on deployment {name} cannot be read: {exc}")
+        )
+    if record is None:
+        return _Goal(
+            None,
+            "",
+            refusal=Plan(
+                Action.REFUSE,
+                f"deployment {name} has no last-known-good record (hotfix promote writes one); "
+                f"revisions that exist: {_existing(revs)}",
+                target="the last-known-good release",
+                fix="pass --to-revision N or --to-image IMAGE; undo never guesses 'the previous revision'",
+            ),
+        )
+    goal = _from_lkg(revs, record, live)
+    if record.source == "rollback" or goal.template is None or not templates_equal(live, goal.template):
+        return goal
+    # The live release is the one promote verified: the emergency is about it, so go to the release before it.
+    earlier = next((r for r in lkg_history(annotations) if not r.same_release(record)), None)
+    if earlier is None:
+        return _Goal(
+            None,
+            "",
+            refusal=Plan(
+                Action.REFUSE,
+                f"the live release of deployment {name} is its last-known-good ({record.describe()}) and no earlier "
+                f"release is recorded; revisions that exist: {_existing(revs)}",
+                target="the release before the last-known-good",
+                fix="pass --to-revision N or --to-image IMAGE",
+            ),
+        )
+    before = _from_lkg(revs, earlier, live)
+    note = f"the live release is the LKG promote recorded at {record.time or '?'}; going to the one before it: "
+    return replace(before, source=note + before.source)
 
 
 def plan_template(
@@ -145,10 +195,8 @@ def plan_template(
     from_images = container_images(live)
     revs = revisions(replicasets)
     paused = bool(spec.get("paused"))
-    source = ""
-    goal: Mapping[str, Any] | None = None
     if target.revision is not None:
-        rev, source = _from_revision(revs, target.revision)
+        rev, where = _from_revision(revs, target.revision)
         if rev is None:
             return Plan(
                 Action.REFUSE,
@@ -157,12 +205,12 @@ def plan_template(
                 target=target.describe(),
                 fix="pass --to-revision with one of the revisions that exist, or --to-image",
             )
-        goal = rev.template
+        goal = _Goal(rev.template, where, rev.template_hash, rev.number)
     elif target.images:
         images, problem = _resolve_images(live, target.images)
         if images is None:
             return Plan(Action.REFUSE, problem, target=target.describe(), fix="pass --container NAME")
-        goal, missing = with_images(live, images)
+        template, missing = with_images(live, images)
         if missing:
             return Plan(
                 Action.REFUSE,
@@ -171,62 +219,49 @@ def plan_template(
                 target=target.describe(),
                 fix="pass --container with one of the container names",
             )
-        source = "the live template with new images"
+        goal = _Goal(template, "the live template with new images")
     else:
-        annotations = meta.get("annotations") or {}
-        try:
-            record = LkgRecord.from_annotations(annotations)
-        except ValueError as exc:
-            return Plan(Action.REFUSE, f"the LKG record on deployment {name} cannot be read: {exc}", fix="")
-        if record is None:
-            return Plan(
-                Action.REFUSE,
-                f"deployment {name} has no last-known-good record (hotfix promote writes one); "
-                f"revisions that exist: {_existing(revs)}",
-                target=target.describe(),
-                fix="pass --to-revision N or --to-image IMAGE; undo never guesses 'the previous revision'",
-            )
-        goal, source = _from_lkg(revs, record, live)
-        if goal is None:
-            return Plan(Action.REFUSE, source, target=record.describe(), fix="pass --to-revision N or --to-image")
-    to_images = container_images(goal)
+        goal = _lkg_goal(name, meta.get("annotations") or {}, revs, live)
+        if goal.refusal is not None:
+            return goal.refusal
+        if goal.template is None:
+            return Plan(Action.REFUSE, goal.source, target=target.describe(), fix="pass --to-revision N or --to-image")
+    assert goal.template is not None
+    to_images = container_images(goal.template)
     described = f"{target.describe()} ({', '.join(f'{k}={v}' for k, v in to_images.items())})"
-    if paused and not resume:
-        return Plan(
-            Action.REFUSE,
-            f"deployment {name} is paused (spec.paused=true): kubectl refuses to roll back a paused deployment and "
-            "its progress deadline is not checked while paused",
-            target=described,
-            fix=f"pass --resume to resume it as part of the rollback, or run: kubectl rollout resume deployment/{name}",
-        )
-    if templates_equal(live, goal):
-        if paused:
-            return Plan(
-                Action.UPDATE,
-                f"the live template already matches {described}; resuming the paused deployment",
-                target=described,
-                template=normalize_template(goal),
-                source=source,
-                from_images=from_images,
-                to_images=to_images,
-                resume=True,
-            )
-        return Plan(
-            Action.NOOP,
-            f"skipped: the live template of deployment {name} already matches {described}",
-            target=described,
-            source=source,
-            from_images=from_images,
-            to_images=to_images,
-        )
-    return Plan(
-        Action.UPDATE,
-        f"deployment {name}: {_images_change(from_images, to_images)} from {source}",
+    base = Plan(
+        Action.NOOP,
+        "",
         target=described,
-        template=normalize_template(goal),
-        source=source,
+        source=goal.source,
         from_images=from_images,
         to_images=to_images,
+        target_hash=goal.template_hash,
+        target_revision=goal.revision,
+    )
+    if paused and not resume:
+        return replace(
+            base,
+            action=Action.REFUSE,
+            reason=f"deployment {name} is paused (spec.paused=true): kubectl refuses to roll back a paused deployment "
+            "and its progress deadline is not checked while paused",
+            fix=f"pass --resume to resume it as part of the rollback, or run: kubectl rollout resume deployment/{name}",
+        )
+    if templates_equal(live, goal.template):
+        if paused:
+            return replace(
+                base,
+                action=Action.UPDATE,
+                reason=f"the live template already matches {described}; resuming the paused deployment",
+                template=normalize_template(goal.template),
+                resume=True,
+            )
+        return replace(base, reason=f"skipped: the live template of deployment {name} already matches {described}")
+    return replace(
+        base,
+        action=Action.UPDATE,
+        reason=f"deployment {name}: {_images_change(from_images, to_images)} from {goal.source}",
+        template=normalize_template(goal.template),
         resume=paused and resume,
     )
 
@@ -236,11 +271,14 @@ def _images_change(before: Mapping[str, str], after: Mapping[str, str]) -> str:
     return "; ".join(changed) if changed else "same images, other template fields differ"
 
 
-def apply_plan(deployment: Mapping[str, Any], plan: Plan, change_cause: str) -> dict[str, Any]:
-    """The Deployment to PUT: the read object (its resourceVersion included) with the new template."""
+def apply_plan(
+    deployment: Mapping[str, Any], plan: Plan, change_cause: str, lkg: LkgRecord | None = None
+) -> dict[str, Any]:
+    """The Deployment to PUT: the read object (its resourceVersion included) with the new template, the change
+    cause and, for a rollback, the target as the new LKG record (source "rollback") in the same conditional write."""
     if plan.template is None:
         raise ValueError("a plan without a template has nothing to apply")
-    result = copy.deepcopy(dict(deployment))
+    result = with_lkg(deployment, lkg) if lkg is not None else copy.deepcopy(dict(deployment))
     result.pop("status", None)
     meta = result.setdefault("metadata", {})
     meta.pop("managedFields", None)
@@ -255,149 +293,18 @@ def apply_plan(deployment: Mapping[str, Any], plan: Plan, change_cause: str) -> 
     return result
 
 
-# -- blue-green ---------------------------------------------------------------------------------------------
-def pod_ready(pod: Mapping[str, Any]) -> bool:
-    if (pod.get("metadata") or {}).get("deletionTimestamp"):
-        return False
-    for cond in (pod.get("status") or {}).get("conditions") or ():
-        if cond.get("type") == "Ready":
-            return bool(cond.get("status") == "True")
-    return False
-
-
-@dataclass(frozen=True)
-class BlueGreenPlan:
-    action: Action
-    reason: str
-    from_color: str = ""
-    to_color: str = ""
-    selector: Mapping[str, str] = field(default_factory=dict)
-    target_deployment: str = ""
-    failed_deployments: tuple[str, ...] = ()
-    target_hash: str = ""
-    fix: str = ""
-
-
-def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
-
-
-def plan_blue_green(
-    service: Mapping[str, Any],
-    deployments: Sequence[Mapping[str, Any]],
-    pods: Sequence[Mapping[str, Any]],
-    *,
-    color_label: str,
-    colors: Sequence[str],
-    to_color: str | None = None,
-) -> BlueGreenPlan:
-    """Switch the Service to the other color, only when that color's pods are all Ready."""
-    meta = service.get("metadata") or {}
-    svc = meta.get("name", "?")
-    selector = dict((service.get("spec") or {}).get("selector") or {})
-    current = selector.get(color_label)
-    if current is None:
-        return BlueGreenPlan(
-            Action.REFUSE,
-            f"service {svc} has no '{color_label}' key in its selector {selector}: it has no colors",
-            fix="use --strategy undo, or set rollback.blue_green.color_label in .hotfix.yml",
-        )
-    others = [c for c in colors if c != current]
-    goal = to_color or (others[0] if len(others) == 1 else None)
-    if goal is None:
-        return BlueGreenPlan(
-            Action.REFUSE,
-            f"service {svc} selects {color_label}={current}, which is not one of two colors {list(colors)}",
-            fix="pass --to-color",
-        )
-    new_selector = {**selector, color_label: goal}
-
-    def matching(sel: Mapping[str, str]) -> list[Mapping[str, Any]]:
-        return [
-            d
-            for d in deployments
-            if _selects(sel, ((d.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {})
-        ]
-
-    targets = matching(new_selector)
-    failed = tuple(sorted((d.get("metadata") or {}).get("name", "?") for d in matching(selector)))
-    if not targets:
-        return BlueGreenPlan(
-            Action.REFUSE,
-            f"no deployment has pods labelled {new_selector} (the {goal} color of service {svc})",
-            from_color=current,
-            to_color=goal,
-            fix="deploy the other color first, or use --strategy undo",
-        )
-    target = targets[0]
-    t_meta = target.get("metadata") or {}
-    t_hash = _bg_key(targets)
-    if current == goal:
-        return BlueGreenPlan(
-            Action.NOOP,
-            f"skipped: service {svc} already selects {color_label}={goal}",
-            from_color=current,
-            to_color=goal,
-            selector=new_selector,
-            target_deployment=t_meta.get("name", "?"),
-        )
-    record = _bg_record(meta.get("annotations") or {})
-    if to_color is None and record.get("to") == current and record.get("target") == _bg_key(matching(selector)):
-        return BlueGreenPlan(
-            Action.NOOP,
-            f"skipped: service {svc} was already switched from {record.get('from')} to {current} by run "
-            f"{record.get('run') or '?'} at {record.get('time') or '?'}, and {current} has not changed since",
-            from_color=current,
-            to_color=current,
-            selector=selector,
-        )
-    wanted = int((target.get("spec") or {}).get("replicas", 1) or 0)
-    live = [p for p in pods if _selects(new_selector, (p.get("metadata") or {}).get("labels") or {})]
-    ready = sum(1 for p in live if pod_ready(p))
-    if wanted < 1 or ready < wanted:
-        return BlueGreenPlan(
-            Action.REFUSE,
-            f"the {goal} color is not ready: {ready} of {wanted} pods of deployment {t_meta.get('name')} are Ready "
-            f"({len(live)} pods exist)",
-            from_color=current,
-            to_color=goal,
-            fix=f"scale deployment {t_meta.get('name')} up and wait until its pods are Ready, or use --strategy undo",
-        )
-    return BlueGreenPlan(
-        Action.UPDATE,
-        f"service {svc}: {color_label} {current} -> {goal}; {ready} of {wanted} pods of {t_meta.get('name')} Ready",
-        from_color=current,
-        to_color=goal,
-        selector=new_selector,
-        target_deployment=t_meta.get("name", "?"),
-        failed_deployments=failed,
-        target_hash=t_hash,
-    )
-
-
-def _bg_key(deployments: Sequence[Mapping[str, Any]]) -> str:
-    return ",".join(
-        sorted(
-            f"{(d.get('metadata') or {}).get('name', '?')}@{(d.get('metadata') or {}).get('generation', 0)}"
-            for d in deployments
-        )
-    )
-
-
-def _bg_record(annotations: Mapping[str, str]) -> dict[str, Any]:
-    try:
-        data = json.loads(annotations.get(BLUE_GREEN_ANNOTATION) or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def blue_green_record(plan: BlueGreenPlan, *, run: str, time: str) -> str:
-    """The annotation written on the Service with the switch, so running the same rollback again is a no-op."""
-    return json.dumps(
-        {"from": plan.from_color, "to": plan.to_color, "target": plan.target_hash, "run": run, "time": time},
-        sort_keys=True,
-        separators=(",", ":"),
+def rollback_record(plan: Plan, *, time: str, run_url: str, run_id: str) -> LkgRecord:
+    """The LKG record a rollback writes with its target, so running it again is a no-op."""
+    if plan.template is None:
+        raise ValueError("a plan without a template has no record")
+    return LkgRecord.build(
+        plan.template,
+        template_hash=plan.target_hash,
+        revision=plan.target_revision,
+        time=time,
+        run_url=run_url,
+        run_id=run_id,
+        source="rollback",
     )
 
 

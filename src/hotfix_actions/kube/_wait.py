@@ -19,7 +19,7 @@ from hotfix_actions.kube._transport import Transport
 
 __all__ = ["RolloutWaiter"]
 
-_SLICE = 3.0  # seconds per watch request
+_SLICE = 2.0  # seconds per watch request
 _POD_CHECK = 2.0  # seconds between looks at the new pods' reasons while waiting
 
 

@@ -1,0 +1,134 @@
+"""`hotfix promote` (the promote action)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from hotfix_actions.commands._cluster import (
+    check_names,
+    cluster_options,
+    deployments_for,
+    notifier_for,
+    open_cluster,
+    run_identity,
+)
+from hotfix_actions.commands._common import Edge, hotfix_command
+from hotfix_actions.commands.rollback import _split
+from hotfix_actions.config.cluster import ClusterConfig
+from hotfix_actions.config.promote import PromoteConfig
+from hotfix_actions.config.rollback import HealthCheck, RollbackConfig
+from hotfix_actions.report import Outcome
+
+__all__ = ["command"]
+
+
+@hotfix_command("promote", short_help="Set the image on the primary Deployment, verify it, record the LKG.")
+@click.option(
+    "--deployment", "-d", envvar="HOTFIX_DEPLOYMENT", required=True, help="Deployment. Env: HOTFIX_DEPLOYMENT."
+)
+@click.option("--image", envvar="HOTFIX_IMAGE", required=True, help="Image to promote. Env: HOTFIX_IMAGE.")
+@click.option("--container", "containers", envvar="HOTFIX_CONTAINERS", multiple=True, help="Container(s) to update.")
+@click.option("--change-cause", envvar="HOTFIX_CHANGE_CAUSE", default="", help="kubernetes.io/change-cause text.")
+@click.option(
+    "--canary",
+    envvar="HOTFIX_CANARY",
+    type=click.Choice(["follow", "scale-to-zero", "ignore"]),
+    default=None,
+    help="What <deployment>-canary does afterwards (default: .hotfix.yml promote.canary, scale-to-zero).",
+)
+@click.option(
+    "--rollback-on-failure/--no-rollback-on-failure",
+    default=None,
+    help="Roll back to the last-known-good when the promote fails (default: yes).",
+)
+@click.option("--timeout", envvar="HOTFIX_TIMEOUT", type=float, default=None, help="Seconds to wait for the rollout.")
+@click.option(
+    "--lock-timeout", envvar="HOTFIX_LOCK_TIMEOUT", type=float, default=None, help="Seconds to wait for a lock."
+)
+@click.option("--fail-fast-after", envvar="HOTFIX_FAIL_FAST_AFTER", type=float, default=None)
+@click.option("--snapshot-dir", envvar="HOTFIX_SNAPSHOT_DIR", default=None, help="Save a YAML snapshot here first.")
+@click.option("--smoke-url", "smoke_urls", envvar="HOTFIX_SMOKE_URLS", multiple=True, help="URL that must answer.")
+@click.option("--smoke-status", envvar="HOTFIX_SMOKE_STATUS", type=int, default=200, show_default=True)
+@click.option("--smoke-retries", envvar="HOTFIX_SMOKE_RETRIES", type=int, default=5, show_default=True)
+@click.option("--dry-run", is_flag=True, envvar="HOTFIX_DRY_RUN", help="Print the plan; change nothing.")
+@click.option("--environment", envvar="HOTFIX_ENVIRONMENT", default="", help="GitHub environment (deployments).")
+@click.option("--version", "release", envvar="HOTFIX_VERSION", default="", help="Release version, for the record.")
+@click.option("--github-token", envvar="HOTFIX_GITHUB_TOKEN", default=None, help="Record GitHub Deployments.")
+@cluster_options
+def command(
+    *,
+    edge: Edge,
+    deployment: str,
+    image: str,
+    containers: tuple[str, ...],
+    change_cause: str,
+    canary: str | None,
+    rollback_on_failure: bool | None,
+    timeout: float | None,
+    lock_timeout: float | None,
+    fail_fast_after: float | None,
+    snapshot_dir: str | None,
+    smoke_urls: tuple[str, ...],
+    smoke_status: int,
+    smoke_retries: int,
+    dry_run: bool,
+    environment: str,
+    release: str,
+    github_token: str | None,
+    kubeconfig: str | None,
+    kubeconfig_data: str | None,
+    context: str | None,
+    namespace: str | None,
+) -> Outcome:
+    """Promote an image: set it on the primary Deployment (conditional write, change cause), wait by kubectl's rules,
+    run the smoke checks, then record it as the last-known-good. The canary follows or scales to zero.
+
+    A failed promote rolls back to the previous last-known-good (unless --no-rollback-on-failure) and exits 1,
+    saying what it did.
+    """
+    from hotfix_actions.kube.probe import HttpProbe
+    from hotfix_actions.services.promote import PromoteRequest, run
+    from hotfix_actions.services.rollback import Context
+
+    edge.reporter.mask(github_token)
+    check_names(deployment=deployment)
+    config = edge.config()
+    cluster_cfg = config.section(ClusterConfig)
+    cfg = config.section(PromoteConfig)
+    if smoke_urls:
+        checks = tuple(HealthCheck(url=u, expected_status=smoke_status, retries=smoke_retries) for u in smoke_urls)
+        cfg = dataclasses.replace(cfg, smoke_checks=cfg.smoke_checks + checks)
+    run_id, run_url = run_identity(edge.env)
+    with open_cluster(
+        edge, cluster_cfg, kubeconfig=kubeconfig, kubeconfig_data=kubeconfig_data, context=context, namespace=namespace
+    ) as cluster:
+        request = PromoteRequest(
+            namespace=cluster.namespace,
+            deployment=deployment,
+            image=image,
+            containers=_split(containers),
+            change_cause=change_cause,
+            canary=canary,
+            rollback_on_failure=rollback_on_failure,
+            wait_timeout=timeout,
+            lock_timeout=lock_timeout,
+            fail_fast_after=cluster_cfg.fail_fast_after if fail_fast_after is None else fail_fast_after,
+            snapshot_dir=snapshot_dir or None,
+            dry_run=dry_run,
+            run_id=run_id,
+            run_url=run_url,
+            environment=environment,
+            actor=edge.env.get("GITHUB_ACTOR", ""),
+            version=release,
+            ref=edge.env.get("GITHUB_SHA", ""),
+        )
+        ctx = Context(
+            cluster=cluster,
+            reporter=edge.reporter,
+            probe=HttpProbe(),
+            deployments=deployments_for(edge, github_token),
+            notifier=notifier_for(edge),
+        )
+        return run(request, cfg, config.section(RollbackConfig).lock, ctx)

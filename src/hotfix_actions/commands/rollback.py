@@ -1,0 +1,187 @@
+"""`hotfix rollback` (the emergency-rollback action)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import click
+
+from hotfix_actions.commands._cluster import (
+    check_names,
+    cluster_options,
+    deployments_for,
+    notifier_for,
+    open_cluster,
+    run_identity,
+)
+from hotfix_actions.commands._common import Edge, hotfix_command
+from hotfix_actions.config.cluster import ClusterConfig
+from hotfix_actions.config.rollback import HealthCheck, RollbackConfig
+from hotfix_actions.errors import UsageError
+from hotfix_actions.report import Outcome
+
+__all__ = ["command"]
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Repeated options, or one environment value with names separated by spaces or commas."""
+    return tuple(part for value in values for part in re.split(r"[\s,]+", value) if part)
+
+
+@hotfix_command("rollback", short_help="Emergency rollback of a Deployment: undo, blue-green, redeploy or auto.")
+@click.option(
+    "--deployment", "-d", envvar="HOTFIX_DEPLOYMENT", required=True, help="Deployment. Env: HOTFIX_DEPLOYMENT."
+)
+@click.option(
+    "--strategy",
+    envvar="HOTFIX_STRATEGY",
+    type=click.Choice(["undo", "blue-green", "redeploy", "auto"]),
+    default=None,
+    help="Default: .hotfix.yml rollback.strategy (undo). Env: HOTFIX_STRATEGY.",
+)
+@click.option(
+    "--severity",
+    envvar="HOTFIX_SEVERITY",
+    type=click.Choice(["critical", "high", "medium", "low"]),
+    default=None,
+    help="Row of the strategy matrix used by --strategy auto. Env: HOTFIX_SEVERITY.",
+)
+@click.option("--to-revision", envvar="HOTFIX_TO_REVISION", type=int, default=None, help="Undo to revision N.")
+@click.option("--to-image", envvar="HOTFIX_TO_IMAGE", default=None, help="Undo/redeploy to this image.")
+@click.option(
+    "--to",
+    "to_source",
+    envvar="HOTFIX_TO",
+    type=click.Choice(["lkg", "last-successful-deployment"]),
+    default="lkg",
+    show_default=True,
+    help="Target when no revision or image is given: the last-known-good record, or the image of the last "
+    "successful GitHub deployment of --environment.",
+)
+@click.option(
+    "--container", "containers", envvar="HOTFIX_CONTAINERS", multiple=True, help="Container(s) to set the image on."
+)
+@click.option("--service", envvar="HOTFIX_SERVICE", default=None, help="blue-green: the Service (default: deployment).")
+@click.option("--to-color", envvar="HOTFIX_TO_COLOR", default=None, help="blue-green: the color to switch to.")
+@click.option("--keep-failed/--no-keep-failed", default=None, help="blue-green: never scale the failed color down.")
+@click.option("--grace-period", envvar="HOTFIX_GRACE_PERIOD", type=float, default=None, help="blue-green: seconds.")
+@click.option("--resume", is_flag=True, help="Resume a paused Deployment as part of the rollback.")
+@click.option("--dry-run", is_flag=True, envvar="HOTFIX_DRY_RUN", help="Print the plan; change nothing.")
+@click.option("--wait/--no-wait", default=None, help="Wait for the rollout by kubectl's rules (default: yes).")
+@click.option("--timeout", envvar="HOTFIX_TIMEOUT", type=float, default=None, help="Seconds to wait for the rollout.")
+@click.option(
+    "--lock-timeout", envvar="HOTFIX_LOCK_TIMEOUT", type=float, default=None, help="Seconds to wait for a lock."
+)
+@click.option("--snapshot-dir", envvar="HOTFIX_SNAPSHOT_DIR", default=None, help="Save a YAML snapshot here first.")
+@click.option(
+    "--fail-fast-after",
+    envvar="HOTFIX_FAIL_FAST_AFTER",
+    type=float,
+    default=None,
+    help="Fail once a pod reason (CrashLoopBackOff, ImagePullBackOff...) lasts this many seconds.",
+)
+@click.option("--health-url", "health_urls", envvar="HOTFIX_HEALTH_URLS", multiple=True, help="URL that must answer.")
+@click.option("--health-status", envvar="HOTFIX_HEALTH_STATUS", type=int, default=200, show_default=True)
+@click.option("--health-retries", envvar="HOTFIX_HEALTH_RETRIES", type=int, default=5, show_default=True)
+@click.option("--reason", envvar="HOTFIX_REASON", default="", help="Why: recorded in the change cause.")
+@click.option("--environment", envvar="HOTFIX_ENVIRONMENT", default="", help="GitHub environment (deployments).")
+@click.option("--github-token", envvar="HOTFIX_GITHUB_TOKEN", default=None, help="Record GitHub Deployments.")
+@cluster_options
+def command(
+    *,
+    edge: Edge,
+    deployment: str,
+    strategy: str | None,
+    severity: str | None,
+    to_revision: int | None,
+    to_image: str | None,
+    to_source: str,
+    containers: tuple[str, ...],
+    service: str | None,
+    to_color: str | None,
+    keep_failed: bool | None,
+    grace_period: float | None,
+    resume: bool,
+    dry_run: bool,
+    wait: bool | None,
+    timeout: float | None,
+    lock_timeout: float | None,
+    snapshot_dir: str | None,
+    fail_fast_after: float | None,
+    health_urls: tuple[str, ...],
+    health_status: int,
+    health_retries: int,
+    reason: str,
+    environment: str,
+    github_token: str | None,
+    kubeconfig: str | None,
+    kubeconfig_data: str | None,
+    context: str | None,
+    namespace: str | None,
+) -> Outcome:
+    """Roll a Deployment back to an explicit target, safely and idempotently.
+
+    \b
+    undo        to the last-known-good record (or --to-revision N, --to-image IMAGE); never "the previous revision"
+    blue-green  switch the Service to the other color once its pods are Ready; retire the failed color after a grace
+    redeploy    set an image (default: the last-known-good images) on the named containers
+    auto        pick by --severity from the matrix in .hotfix.yml (critical: blue-green, else undo; high: undo;
+                medium: redeploy; low: no rollback)
+
+    Takes a Lease per Deployment, snapshots first, writes only with the resourceVersion it read, waits by kubectl's
+    rules and names the blocking pod reason. Exit 0 done or nothing to do, 1 rollback failed or refused, 2 bad
+    input, 3 cluster unreachable.
+    """
+    from hotfix_actions.kube.probe import HttpProbe
+    from hotfix_actions.services.rollback import Context, RollbackRequest, run
+
+    edge.reporter.mask(github_token)
+    check_names(deployment=deployment, service=service or None)
+    if to_source == "last-successful-deployment" and not environment:
+        raise UsageError("needs --environment", input_name="--to last-successful-deployment")
+    config = edge.config()
+    cluster_cfg = config.section(ClusterConfig)
+    cfg = config.section(RollbackConfig)
+    if health_urls:
+        checks = tuple(HealthCheck(url=u, expected_status=health_status, retries=health_retries) for u in health_urls)
+        cfg = dataclasses.replace(cfg, health_checks=cfg.health_checks + checks)
+    run_id, run_url = run_identity(edge.env)
+    with open_cluster(
+        edge, cluster_cfg, kubeconfig=kubeconfig, kubeconfig_data=kubeconfig_data, context=context, namespace=namespace
+    ) as cluster:
+        request = RollbackRequest(
+            namespace=cluster.namespace,
+            deployment=deployment,
+            strategy=strategy,
+            severity=severity,
+            to_revision=to_revision,
+            to_image=to_image or None,
+            to_last_successful=to_source == "last-successful-deployment",
+            containers=_split(containers),
+            service=service or None,
+            to_color=to_color or None,
+            keep_failed=keep_failed,
+            grace_seconds=grace_period,
+            resume=resume,
+            dry_run=dry_run,
+            wait=wait,
+            wait_timeout=timeout,
+            lock_timeout=lock_timeout,
+            snapshot_dir=snapshot_dir or None,
+            fail_fast_after=cluster_cfg.fail_fast_after if fail_fast_after is None else fail_fast_after,
+            run_id=run_id,
+            run_url=run_url,
+            reason=reason,
+            environment=environment,
+            actor=edge.env.get("GITHUB_ACTOR", ""),
+            ref=edge.env.get("GITHUB_SHA", ""),
+        )
+        ctx = Context(
+            cluster=cluster,
+            reporter=edge.reporter,
+            probe=HttpProbe(),
+            deployments=deployments_for(edge, github_token),
+            notifier=notifier_for(edge),
+        )
+        return run(request, cfg, ctx)

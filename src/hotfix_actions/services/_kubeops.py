@@ -1,0 +1,263 @@
+"""What rollback, promote and status share: the Lease lock, snapshots, health checks, reading a Deployment."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hotfix_actions.config.rollback import HealthCheck
+from hotfix_actions.decide.lkg import LkgRecord, history
+from hotfix_actions.decide.names import dns1123_label_problem, dns1123_subdomain_problem, image_problem
+from hotfix_actions.decide.verdict import Status
+from hotfix_actions.errors import ClusterError, HotfixError, LockHeldError, NotFoundError, UsageError
+from hotfix_actions.ports import Cluster, Deployments, Event, KubeObject, LeaseState, Notifier, Probe
+from hotfix_actions.report import Reporter, Row
+
+__all__ = [
+    "check_image",
+    "check_names",
+    "deploy_finish",
+    "deploy_start",
+    "lease_lock",
+    "lease_name",
+    "notify",
+    "read_deployment",
+    "run_health_checks",
+    "snapshot_objects",
+    "write_snapshot",
+]
+
+
+def check_names(namespace: str, **names: str | None) -> None:
+    """Every name is checked against DNS-1123 before any API call."""
+    if problem := dns1123_label_problem(namespace):
+        raise UsageError(f"{namespace!r} {problem}", input_name="namespace", fix="pass a valid namespace name")
+    for option, value in names.items():
+        if value is None:
+            continue
+        if problem := dns1123_subdomain_problem(value):
+            raise UsageError(
+                f"{value!r} {problem}", input_name=option.replace("_", "-"), fix="pass a valid Kubernetes name"
+            )
+
+
+def check_image(image: str, option: str = "to-image") -> None:
+    if problem := image_problem(image):
+        raise UsageError(
+            f"{image!r} {problem}", input_name=option, fix="pass registry/name:tag or name@sha256:<64 hex>"
+        )
+
+
+def lease_name(prefix: str, deployment: str) -> str:
+    name = f"{prefix}{deployment}"
+    return name[:253].rstrip("-.")
+
+
+def read_deployment(cluster: Cluster, namespace: str, name: str) -> KubeObject:
+    """The Deployment, or a NotFoundError that says whether the namespace or the Deployment is missing."""
+    try:
+        return cluster.get("deployments", namespace, name)
+    except NotFoundError as exc:
+        if not cluster.namespace_exists(namespace):
+            raise NotFoundError(
+                f'namespace "{namespace}" does not exist', fix="pass --namespace with an existing namespace"
+            ) from exc
+        names = sorted(
+            (d.get("metadata") or {}).get("name", "?") for d in cluster.list_objects("deployments", namespace)
+        )
+        raise NotFoundError(
+            f'deployment "{name}" not found in namespace "{namespace}" '
+            f"(deployments there: {', '.join(names[:20]) or 'none'})",
+            fix="pass --deployment with one of those names",
+        ) from exc
+
+
+@contextmanager
+def lease_lock(
+    cluster: Cluster,
+    namespace: str,
+    name: str,
+    holder: str,
+    *,
+    ttl_seconds: int,
+    timeout: float,
+    say: Callable[[str], None],
+    warn: Callable[[str], None],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[LeaseState]:
+    """Hold the Lease for the block: wait up to ``timeout`` for another holder, renew every third of the TTL."""
+    start = clock()
+    state = cluster.acquire_lease(namespace, name, holder, ttl_seconds)
+    announced = False
+    while not state.acquired:
+        waited = clock() - start
+        if waited >= timeout:
+            raise LockHeldError(
+                f'lease "{name}" in namespace "{namespace}" is held by {state.holder or "?"} '
+                f"(renewed {state.renewed or '?'}, TTL {state.duration_seconds}s); waited {waited:.0f}s of "
+                f"{timeout:.0f}s",
+                fix="wait for that run to finish, or raise --lock-timeout; if it died, its lease expires after the TTL",
+            )
+        if not announced:
+            say(f"lock: {state.reason}; waiting up to {timeout:.0f}s")
+            announced = True
+        sleep(min(1.0, max(0.05, timeout - waited)))
+        state = cluster.acquire_lease(namespace, name, holder, ttl_seconds)
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(ttl_seconds / 3):
+            try:
+                renewed = cluster.acquire_lease(namespace, name, holder, ttl_seconds)
+                if not renewed.acquired:
+                    warn(f"lock: lost lease {name} to {renewed.holder}")
+                    return
+            except HotfixError as exc:
+                warn(f"lock: could not renew lease {name}: {exc}")
+
+    thread = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        try:
+            cluster.release_lease(namespace, name, holder)
+        except HotfixError as exc:
+            warn(f"lock: could not release lease {name} (it expires after {ttl_seconds}s): {exc}")
+
+
+def _clean(obj: Mapping[str, Any]) -> dict[str, Any]:
+    result = dict(obj)
+    meta = dict(result.get("metadata") or {})
+    meta.pop("managedFields", None)
+    result["metadata"] = meta
+    return result
+
+
+def snapshot_objects(
+    cluster: Cluster, namespace: str, deployment: KubeObject, *, pods: bool = False
+) -> list[dict[str, Any]]:
+    """The Deployment, its ReplicaSets, the Services selecting its pods (and optionally the pods), API JSON."""
+    template_labels = (((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+    items: list[dict[str, Any]] = [_clean({"apiVersion": "apps/v1", "kind": "Deployment", **deployment})]
+    items += [_clean(rs) for rs in cluster.owned_replicasets(deployment)]
+    for svc in cluster.list_objects("services", namespace):
+        selector = (svc.get("spec") or {}).get("selector") or {}
+        if selector and all(template_labels.get(k) == v for k, v in selector.items()):
+            items.append(_clean(svc))
+    if pods:
+        labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        items += [_clean(p) for p in cluster.list_objects("pods", namespace, labels=labels)]
+    return items
+
+
+def lkg_records(deployment: Mapping[str, Any]) -> dict[str, Any]:
+    annotations = (deployment.get("metadata") or {}).get("annotations") or {}
+    try:
+        current = LkgRecord.from_annotations(annotations)
+    except ValueError as exc:
+        return {"error": str(exc)}
+    return {
+        "current": _record(current) if current else None,
+        "history": [_record(r) for r in history(annotations)],
+    }
+
+
+def _record(record: LkgRecord) -> dict[str, Any]:
+    return {
+        "images": dict(record.images),
+        "podTemplateHash": record.template_hash,
+        "revision": record.revision,
+        "time": record.time,
+        "runUrl": record.run_url,
+        "runId": record.run_id,
+    }
+
+
+def write_snapshot(
+    directory: str,
+    namespace: str,
+    name: str,
+    items: Sequence[Mapping[str, Any]],
+    extra: Mapping[str, Any],
+    now: datetime,
+) -> str:
+    """One YAML file like ``kubectl get -o yaml`` (a List), plus the LKG records; returns its path."""
+    folder = Path(directory)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{namespace}-{name}-{now.strftime('%Y%m%dT%H%M%S%fZ')}.yaml"
+        document = {
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": {"hotfix-actions": dict(extra)},
+            "items": list(items),
+        }
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the snapshot into {directory}: {exc}", input_name="snapshot-dir") from exc
+    return str(path)
+
+
+def run_health_checks(
+    probe: Probe, checks: Sequence[HealthCheck], say: Callable[[str], None], label: str = "health"
+) -> list[Row]:
+    rows = []
+    for check in checks:
+        result = probe.check(
+            check.url,
+            expected_status=check.expected_status,
+            retries=check.retries,
+            interval=check.interval,
+            timeout=check.timeout,
+        )
+        status = Status.PASS if result.ok else Status.FAIL
+        rows.append(Row(f"{label}: {check.url}", status, result.detail))
+        say(f"{label} {check.url}: {status.value} - {result.detail}")
+    return rows
+
+
+def notify(notifier: Notifier, event: Event, reporter: Reporter) -> None:
+    """One notification per event; a failure is a warning and never changes the result."""
+    try:
+        warning = notifier.notify(event)
+    except Exception as exc:  # a notifier must never break a rollback
+        warning = f"{type(exc).__name__}: {exc}"
+    if warning:
+        reporter.annotate("warning", f"notification not delivered: {warning}")
+
+
+def cluster_error_row(check: str, exc: ClusterError) -> Row:
+    return Row(check, Status.ERROR, str(exc))
+
+
+def deploy_start(
+    deployments: Deployments, reporter: Reporter, environment: str, ref: str, payload: dict[str, str], description: str
+) -> int | None:
+    """Record a GitHub Deployment; a failure is a warning, never a reason to stop a rollback."""
+    if not environment or not ref:
+        return None
+    try:
+        return deployments.start(environment, ref, payload, description)
+    except HotfixError as exc:
+        reporter.annotate("warning", f"GitHub deployment not recorded: {exc}")
+        return None
+
+
+def deploy_finish(
+    deployments: Deployments, reporter: Reporter, deployment_id: int | None, state: str, description: str, url: str
+) -> None:
+    try:
+        deployments.finish(deployment_id, state, description, url)
+    except HotfixError as exc:
+        reporter.annotate("warning", f"GitHub deployment {deployment_id} not set {state}: {exc}")

@@ -1,0 +1,137 @@
+"""The blue-green strategy of `hotfix rollback`: switch the Service to the other color, then retire the failed one.
+
+The switch happens only when the other color's pods are all Ready; it is written conditionally on the Service's
+resourceVersion and recorded in an annotation on the Service, so running the same rollback again is a no-op. The
+failed color is scaled to zero after a grace period (never when ``--keep-failed``, or when health checks fail).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hotfix_actions.config.rollback import RollbackConfig
+from hotfix_actions.decide.bluegreen import BLUE_GREEN_ANNOTATION, BlueGreenPlan, blue_green_record, plan_blue_green
+from hotfix_actions.decide.lkg import LKG_ANNOTATION
+from hotfix_actions.decide.rollback import Action
+from hotfix_actions.decide.verdict import Status, Verdict
+from hotfix_actions.errors import ClusterError, ConflictError, NotFoundError
+from hotfix_actions.report import Outcome
+from hotfix_actions.services import _kubeops as ops
+
+if TYPE_CHECKING:
+    from hotfix_actions.services.rollback import Context, RollbackRequest
+
+__all__ = ["switch"]
+
+
+def _plan(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str) -> tuple[BlueGreenPlan, str]:
+    bg = cfg.blue_green
+    try:
+        svc = ctx.cluster.get("services", req.namespace, service)
+    except NotFoundError as exc:
+        if not ctx.cluster.namespace_exists(req.namespace):
+            raise NotFoundError(
+                f'namespace "{req.namespace}" does not exist', fix="pass an existing --namespace"
+            ) from exc
+        raise NotFoundError(
+            f'service "{service}" not found in namespace "{req.namespace}"',
+            fix="pass --service with the Service that selects the colors, or use --strategy undo",
+        ) from exc
+    selector = dict((svc.get("spec") or {}).get("selector") or {})
+    base = {k: v for k, v in selector.items() if k != bg.color_label}
+    deployments = ctx.cluster.list_objects("deployments", req.namespace)
+    pods = ctx.cluster.list_objects("pods", req.namespace, labels=base or None)
+    plan = plan_blue_green(svc, deployments, pods, color_label=bg.color_label, colors=bg.colors, to_color=req.to_color)
+    return plan, str((svc.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def switch(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str) -> Outcome:
+    from hotfix_actions.services.rollback import _outcome
+
+    outputs: dict[str, str] = {"strategy": "blue-green", "service": service}
+    plan: BlueGreenPlan | None = None
+    for _ in range(5):
+        plan, version = _plan(ctx, req, cfg, service)
+        ctx.reporter.info(f"plan: {plan.reason}")
+        if plan.action is not Action.UPDATE or req.dry_run:
+            break
+        if not outputs.get("snapshot"):
+            _snapshot(ctx, req, cfg, plan, outputs)
+        record = blue_green_record(plan, run=req.run_id, time=ctx.now().isoformat(timespec="seconds"))
+        try:
+            ctx.cluster.set_service_selector(
+                req.namespace, service, plan.selector, version, annotations={BLUE_GREEN_ANNOTATION: record}
+            )
+        except ConflictError as exc:
+            ctx.reporter.info(f"write: {exc.message}; re-reading the service")
+            plan = None
+            continue
+        break
+    if plan is None:
+        raise ClusterError(f'service "{service}" changed under us 5 times in a row (HTTP 409)')
+    outputs.update({"action": plan.action.value, "from-color": plan.from_color, "to-color": plan.to_color})
+    if plan.action is Action.REFUSE:
+        ctx.add("plan", Status.FAIL, plan.reason + (f" (fix: {plan.fix})" if plan.fix else ""))
+        return _outcome(ctx, req, "blue-green", Verdict.FAIL, outputs, failed=True)
+    if plan.action is Action.NOOP:
+        ctx.add("plan", Status.PASS, plan.reason)
+        return _outcome(ctx, req, "blue-green", Verdict.PASS, {**outputs, "changed": "false"})
+    if req.dry_run:
+        ctx.add("plan", Status.PASS, f"dry run: would switch {plan.reason}")
+        return _outcome(ctx, req, "blue-green", Verdict.PASS, {**outputs, "changed": "false", "dry-run": "true"})
+    ctx.add("switch", Status.PASS, plan.reason + " (conditional on the resourceVersion read)")
+    ok = True
+    if cfg.health_checks:
+        rows = ops.run_health_checks(ctx.probe, cfg.health_checks, ctx.reporter.info)
+        ctx.rows.extend(rows)
+        ok = all(r.status is Status.PASS for r in rows)
+    keep = cfg.blue_green.keep_failed if req.keep_failed is None else req.keep_failed
+    grace = cfg.blue_green.grace_seconds if req.grace_seconds is None else req.grace_seconds
+    if keep or not ok:
+        why = "--keep-failed" if keep else "health checks failed"
+        ctx.add("scale-down", Status.SKIP, f"{', '.join(plan.failed_deployments) or 'nothing'} kept ({why})")
+    elif plan.failed_deployments:
+        ctx.reporter.info(f"grace period: {grace:.0f}s before scaling {', '.join(plan.failed_deployments)} to zero")
+        ctx.sleep(grace)
+        scaled = []
+        for name in plan.failed_deployments:
+            before = ctx.cluster.get("deployments", req.namespace, name)
+            ctx.cluster.scale(req.namespace, name, 0)
+            scaled.append(f"{name} {int((before.get('spec') or {}).get('replicas', 1) or 0)} -> 0")
+        ctx.add("scale-down", Status.PASS, f"after a {grace:.0f}s grace period: {', '.join(scaled)}")
+    verdict = Verdict.PASS if ok else Verdict.FAIL
+    if not ok:
+        outputs["note"] = "the switch stands; the failed color was kept"
+    return _outcome(ctx, req, "blue-green", verdict, {**outputs, "changed": "true"}, failed=not ok)
+
+
+def _snapshot(
+    ctx: Context, req: RollbackRequest, cfg: RollbackConfig, plan: BlueGreenPlan, out: dict[str, str]
+) -> None:
+    directory = req.snapshot_dir or cfg.snapshot_dir
+    if not directory:
+        ctx.add("snapshot", Status.SKIP, "no --snapshot-dir")
+        return
+    items = []
+    for name in (plan.target_deployment, *plan.failed_deployments):
+        deployment = ctx.cluster.get("deployments", req.namespace, name)
+        items += ops.snapshot_objects(ctx.cluster, req.namespace, deployment)
+    seen: set[str] = set()
+    unique = []
+    for item in items:
+        key = f"{item.get('kind')}/{(item.get('metadata') or {}).get('name')}"
+        if key not in seen:
+            seen.add(key)
+            unique.append(item)
+    lkg = {
+        (i.get("metadata") or {}).get("name", "?"): ((i.get("metadata") or {}).get("annotations") or {}).get(
+            LKG_ANNOTATION, ""
+        )
+        for i in unique
+        if i.get("kind") == "Deployment"
+    }
+    path = ops.write_snapshot(
+        directory, req.namespace, req.deployment, unique, {"lkg": lkg, "run": req.run_id}, ctx.now()
+    )
+    out["snapshot"] = path
+    ctx.add("snapshot", Status.PASS, f"{len(unique)} objects saved to {path}")

@@ -1,0 +1,419 @@
+"""`hotfix rollback`: emergency rollback of one Deployment (undo, blue-green, redeploy, auto).
+
+Order: check every input, resolve the strategy, take the Lease, snapshot, decide from a fresh read, write with the
+read resourceVersion (a 409 means re-read and decide again), wait by kubectl's rules, health-check, report.
+Idempotent: a target the live template already matches is a no-op with exit 0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from hotfix_actions.config.rollback import RollbackConfig
+from hotfix_actions.decide.lkg import LkgRecord
+from hotfix_actions.decide.rollback import (
+    DEFAULT_MATRIX,
+    Action,
+    Plan,
+    Target,
+    apply_plan,
+    choose_strategy,
+    rollback_record,
+)
+from hotfix_actions.decide.rollout import RolloutResult
+from hotfix_actions.decide.validate import SEVERITIES
+from hotfix_actions.decide.verdict import Status, Verdict
+from hotfix_actions.errors import ClusterError, ConflictError, ExitCode, NotFoundError, UsageError
+from hotfix_actions.ports import (
+    Cluster,
+    Deployments,
+    Event,
+    KubeObject,
+    Notifier,
+    NullDeployments,
+    NullNotifier,
+    Probe,
+)
+from hotfix_actions.report import Outcome, Reporter, Row
+from hotfix_actions.services import _kubeops as ops
+
+__all__ = ["Context", "RollbackRequest", "apply_target", "run", "wait_rollout"]
+
+_MAX_CONFLICTS = 5
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    namespace: str
+    deployment: str
+    strategy: str | None = None  # undo | blue-green | redeploy | auto; None = .hotfix.yml rollback.strategy
+    severity: str | None = None
+    to_revision: int | None = None
+    to_image: str | None = None
+    to_last_successful: bool = False
+    containers: tuple[str, ...] = ()
+    service: str | None = None
+    to_color: str | None = None
+    keep_failed: bool | None = None
+    grace_seconds: float | None = None
+    resume: bool = False
+    dry_run: bool = False
+    wait: bool | None = None
+    wait_timeout: float | None = None
+    lock_timeout: float | None = None
+    snapshot_dir: str | None = None
+    fail_fast_after: float | None = None
+    run_id: str = "local"
+    run_url: str = ""
+    reason: str = ""
+    environment: str = ""
+    actor: str = ""
+    ref: str = ""  # the commit the GitHub Deployment records (GITHUB_SHA)
+
+
+@dataclass
+class Context:
+    """The ports and clocks a run uses; tests replace the clocks."""
+
+    cluster: Cluster
+    reporter: Reporter
+    probe: Probe
+    deployments: Deployments = field(default_factory=NullDeployments)
+    notifier: Notifier = field(default_factory=NullNotifier)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    sleep: Callable[[float], None] = time.sleep
+    rows: list[Row] = field(default_factory=list)
+
+    def add(self, check: str, status: Status, reason: str) -> None:
+        self.rows.append(Row(check, status, reason))
+        self.reporter.step(f"{check}: {status.value} - {reason}")
+
+
+def _validate(req: RollbackRequest, cfg: RollbackConfig) -> tuple[str, str]:
+    strategy = req.strategy or cfg.strategy
+    if strategy not in ("undo", "blue-green", "redeploy", "auto"):
+        raise UsageError(
+            f"{strategy!r} is not a strategy", input_name="strategy", fix="use undo, blue-green, redeploy or auto"
+        )
+    severity = req.severity or cfg.default_severity
+    if severity not in SEVERITIES:
+        raise UsageError(f"{severity!r} is not a severity", input_name="severity", fix="use " + ", ".join(SEVERITIES))
+    ops.check_names(req.namespace, deployment=req.deployment, service=req.service)
+    for container in req.containers:
+        ops.check_names(req.namespace, container=container)
+    if req.to_image:
+        ops.check_image(req.to_image)
+    if req.to_revision is not None and req.to_revision < 1:
+        raise UsageError(f"{req.to_revision} is not a revision number", input_name="to-revision", fix="pass N >= 1")
+    chosen = [x for x in (req.to_revision is not None, bool(req.to_image), req.to_last_successful) if x]
+    if len(chosen) > 1:
+        raise UsageError(
+            "choose one target", input_name="to-revision/to-image/to", fix="pass only one of them (or none for the LKG)"
+        )
+    if strategy == "blue-green" and (req.to_revision or req.to_image):
+        raise UsageError("blue-green switches colors; it takes no revision or image", input_name="strategy")
+    return strategy, severity
+
+
+def _last_successful_image(ctx: Context, req: RollbackRequest) -> str:
+    record = ctx.deployments.last_successful(req.environment)
+    image = (record or {}).get("image", "")
+    if not image:
+        raise UsageError(
+            f"no successful GitHub deployment with an image is recorded for environment {req.environment!r}",
+            input_name="to",
+            fix="pass --to-image or --to-revision, or give a GitHub token and the environment",
+        )
+    ops.check_image(image, "to (last successful deployment)")
+    ctx.reporter.info(f"last successful deployment of {req.environment}: {image}")
+    return image
+
+
+def apply_target(
+    ctx: Context,
+    namespace: str,
+    name: str,
+    target: Target,
+    *,
+    change_cause: str,
+    resume: bool,
+    dry_run: bool,
+    record: tuple[str, str] | None = None,
+) -> tuple[Plan, bool]:
+    """Decide from a fresh read and write conditionally; on a 409 re-read and decide again. Returns (plan, wrote).
+
+    ``record`` = (run id, run URL): also make the target the LKG record (source "rollback") in the same write, so
+    the same rollback run again is a no-op and the release it replaced is never chosen again.
+    """
+    last_reason = ""
+    for _ in range(_MAX_CONFLICTS):
+        deployment = ops.read_deployment(ctx.cluster, namespace, name)
+        plan = _plan(ctx.cluster, deployment, target, resume)
+        if plan.reason != last_reason:
+            ctx.reporter.info(f"plan: {plan.reason}")
+            last_reason = plan.reason
+        if plan.action is not Action.UPDATE or dry_run:
+            return plan, False
+        lkg = None
+        if record is not None:
+            stamp = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            lkg = rollback_record(plan, time=stamp, run_id=record[0], run_url=record[1])
+        try:
+            ctx.cluster.replace("deployments", namespace, apply_plan(deployment, plan, change_cause, lkg))
+        except ConflictError as exc:
+            ctx.reporter.info(f"write: {exc.message}; the deployment changed after it was read: re-reading")
+            continue
+        return plan, True
+    raise ClusterError(
+        f'deployment "{name}" changed under us {_MAX_CONFLICTS} times in a row (HTTP 409 each time)',
+        fix="stop the other writer (a deploy pipeline, an autoscaler or kubectl) and run again",
+    )
+
+
+def _plan(cluster: Cluster, deployment: KubeObject, target: Target, resume: bool) -> Plan:
+    from hotfix_actions.decide.rollback import plan_template
+
+    return plan_template(deployment, cluster.owned_replicasets(deployment), target, resume=resume)
+
+
+def wait_rollout(ctx: Context, namespace: str, name: str, timeout: float, fail_fast: float | None) -> RolloutResult:
+    result = ctx.cluster.wait_for_rollout(
+        namespace, name, timeout=timeout, fail_fast_after=fail_fast, on_progress=ctx.reporter.info
+    )
+    ctx.add("rollout", Status.PASS if result.ok else Status.FAIL, result.describe())
+    return result
+
+
+def run(
+    req: RollbackRequest,
+    cfg: RollbackConfig,
+    ctx: Context,
+) -> Outcome:
+    strategy, severity = _validate(req, cfg)
+    ctx.add("inputs", Status.PASS, f"deployment {req.namespace}/{req.deployment}, strategy {strategy}")
+    image = _last_successful_image(ctx, req) if req.to_last_successful else req.to_image
+    service = req.service or cfg.blue_green.service or req.deployment
+    if strategy == "auto":
+        strategy = _auto(ctx, req, cfg, severity, service, has_image=bool(image))
+        if strategy == "none":
+            return _outcome(ctx, req, "none", Verdict.PASS, {"action": "none"})
+    lock_target = service if strategy == "blue-green" else req.deployment
+    if req.dry_run:
+        ctx.add("lock", Status.SKIP, "dry run: no lock taken, nothing written")
+        return _act(ctx, req, cfg, strategy, service, image)
+    with ops.lease_lock(
+        ctx.cluster,
+        req.namespace,
+        ops.lease_name(cfg.lock.prefix, lock_target),
+        req.run_id,
+        ttl_seconds=cfg.lock.ttl_seconds,
+        timeout=cfg.lock.timeout_seconds if req.lock_timeout is None else req.lock_timeout,
+        say=ctx.reporter.info,
+        warn=lambda text: ctx.reporter.annotate("warning", text),
+        sleep=ctx.sleep,
+    ) as lease:
+        ctx.add("lock", Status.PASS, f"lease {lease.name} held by {req.run_id} ({lease.reason})")
+        return _act(ctx, req, cfg, strategy, service, image)
+
+
+def _auto(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, severity: str, service: str, has_image: bool) -> str:
+    has_colors = False
+    try:
+        svc = ctx.cluster.get("services", req.namespace, service)
+        has_colors = cfg.blue_green.color_label in ((svc.get("spec") or {}).get("selector") or {})
+    except NotFoundError:
+        has_colors = False
+    if not has_image:
+        try:
+            dep = ctx.cluster.get("deployments", req.namespace, req.deployment)
+            has_image = LkgRecord.from_annotations((dep.get("metadata") or {}).get("annotations")) is not None
+        except (NotFoundError, ValueError):
+            has_image = False
+    matrix = {**DEFAULT_MATRIX, **dict(cfg.matrix)}
+    choice = choose_strategy(severity, matrix, has_colors=has_colors, has_image=has_image)
+    ctx.add("strategy", Status.PASS, f"auto: matrix row [{choice.row}] -> {choice.strategy}: {choice.reason}")
+    return choice.strategy
+
+
+def _act(
+    ctx: Context, req: RollbackRequest, cfg: RollbackConfig, strategy: str, service: str, image: str | None
+) -> Outcome:
+    if strategy == "blue-green":
+        from hotfix_actions.services.bluegreen import switch
+
+        return switch(ctx, req, cfg, service)
+    outputs: dict[str, str] = {"strategy": strategy}
+    deployment = ops.read_deployment(ctx.cluster, req.namespace, req.deployment)
+    _snapshot(ctx, req, cfg, deployment, outputs)
+    target = _target(ctx, req, strategy, deployment, image)
+    cause = _cause(req, strategy, target)
+    plan, _wrote = apply_target(
+        ctx,
+        req.namespace,
+        req.deployment,
+        target,
+        change_cause=cause,
+        resume=req.resume,
+        dry_run=req.dry_run,
+        record=(req.run_id, req.run_url),
+    )
+    outputs.update(
+        {
+            "action": plan.action.value,
+            "from-image": ", ".join(plan.from_images.values()),
+            "to-image": ", ".join(plan.to_images.values()),
+            "target": plan.target,
+        }
+    )
+    if plan.action is Action.REFUSE:
+        ctx.add("plan", Status.FAIL, plan.reason + (f" (fix: {plan.fix})" if plan.fix else ""))
+        return _outcome(ctx, req, strategy, Verdict.FAIL, outputs, exit_code=ExitCode.USAGE, failed=True)
+    if plan.action is Action.NOOP:
+        ctx.add("plan", Status.PASS, plan.reason)
+        ok = req.dry_run or _wait_and_check(ctx, req, cfg, outputs, health=False)
+        return _outcome(
+            ctx, req, strategy, Verdict.PASS if ok else Verdict.FAIL, {**outputs, "changed": "false"}, failed=not ok
+        )
+    if req.dry_run:
+        ctx.add("plan", Status.PASS, f"dry run: would write {plan.reason}")
+        return _outcome(ctx, req, strategy, Verdict.PASS, {**outputs, "changed": "false", "dry-run": "true"})
+    ctx.add("write", Status.PASS, f"{plan.reason} (conditional on the resourceVersion read)")
+    gh_id = ops.deploy_start(
+        ctx.deployments,
+        ctx.reporter,
+        req.environment,
+        req.ref,
+        {
+            "image": next(iter(plan.to_images.values()), ""),
+            "deployment": req.deployment,
+            "namespace": req.namespace,
+            "strategy": strategy,
+        },
+        f"emergency rollback ({strategy}) to {plan.target}",
+    )
+    ok = _wait_and_check(ctx, req, cfg, outputs)
+    ops.deploy_finish(
+        ctx.deployments, ctx.reporter, gh_id, "success" if ok else "failure", f"rollback to {plan.target}", req.run_url
+    )
+    verdict = Verdict.PASS if ok else Verdict.FAIL
+    return _outcome(ctx, req, strategy, verdict, {**outputs, "changed": "true"}, failed=not ok)
+
+
+def _wait_and_check(
+    ctx: Context, req: RollbackRequest, cfg: RollbackConfig, outputs: dict[str, str], *, health: bool = True
+) -> bool:
+    wait = cfg.wait if req.wait is None else req.wait
+    ok = True
+    if wait:
+        timeout = req.wait_timeout or cfg.wait_timeout
+        result = wait_rollout(ctx, req.namespace, req.deployment, timeout, req.fail_fast_after)
+        outputs["rollout"] = result.phase.value
+        outputs["rollout-seconds"] = f"{result.waited:.2f}"
+        if result.problem:
+            outputs["blocking-reason"] = result.problem.reason
+        ok = result.ok
+    else:
+        ctx.add("rollout", Status.SKIP, "not waited for (--no-wait)")
+    if ok and health and cfg.health_checks:
+        rows = ops.run_health_checks(ctx.probe, cfg.health_checks, ctx.reporter.info)
+        ctx.rows.extend(rows)
+        ok = all(r.status is Status.PASS for r in rows)
+    return ok
+
+
+def _target(ctx: Context, req: RollbackRequest, strategy: str, deployment: KubeObject, image: str | None) -> Target:
+    if image:
+        names = req.containers or ("",)
+        return Target(images={c: image for c in names})
+    if req.to_revision is not None:
+        return Target(revision=req.to_revision)
+    if strategy == "redeploy":  # the previous release: the LKG images on the live template
+        try:
+            record = LkgRecord.from_annotations((deployment.get("metadata") or {}).get("annotations"))
+        except ValueError:
+            record = None
+        if record is None:
+            raise UsageError(
+                "redeploy needs an image: none given and no last-known-good record on the deployment",
+                input_name="to-image",
+                fix="pass --to-image IMAGE (and --container NAME)",
+            )
+        images = dict(record.images)
+        if req.containers:
+            images = {c: images.get(c, record.image) for c in req.containers}
+        return Target(images=images)
+    return Target(lkg=True)
+
+
+def _cause(req: RollbackRequest, strategy: str, target: Target) -> str:
+    reason = f": {req.reason}" if req.reason else ""
+    return f"hotfix rollback ({strategy}) to {target.describe()} by run {req.run_id}{reason}"[:1000]
+
+
+def _snapshot(
+    ctx: Context, req: RollbackRequest, cfg: RollbackConfig, deployment: KubeObject, out: dict[str, str]
+) -> None:
+    directory = req.snapshot_dir or cfg.snapshot_dir
+    if not directory:
+        ctx.add("snapshot", Status.SKIP, "no --snapshot-dir")
+        return
+    items = ops.snapshot_objects(ctx.cluster, req.namespace, deployment)
+    path = ops.write_snapshot(
+        directory,
+        req.namespace,
+        req.deployment,
+        items,
+        {"lkg": ops.lkg_records(deployment), "run": req.run_id},
+        ctx.now(),
+    )
+    out["snapshot"] = path
+    ctx.add("snapshot", Status.PASS, f"{len(items)} objects saved to {path}")
+
+
+def _outcome(
+    ctx: Context,
+    req: RollbackRequest,
+    strategy: str,
+    verdict: Verdict,
+    outputs: dict[str, str],
+    *,
+    exit_code: ExitCode | None = None,
+    failed: bool = False,
+) -> Outcome:
+    outputs = {"strategy": strategy, **outputs, "rolled-back": "true" if outputs.get("changed") == "true" else "false"}
+    reasons = [f"{r.check}: {r.reason}" for r in ctx.rows if r.status in (Status.FAIL, Status.ERROR, Status.WARN)]
+    if not reasons:
+        reasons = [
+            next(
+                (f"{r.check}: {r.reason}" for r in reversed(ctx.rows) if r.check in ("plan", "rollout")),
+                ctx.rows[-1].reason if ctx.rows else "done",
+            )
+        ]
+    if outputs.get("changed") == "true" or failed:
+        ops.notify(
+            ctx.notifier,
+            Event(
+                kind="failed" if failed else "rolled_back",
+                title=f"rollback of {req.namespace}/{req.deployment} {'FAILED' if failed else 'done'} ({strategy})",
+                version=outputs.get("to-image", ""),
+                verdict=verdict.value,
+                reasons=tuple(reasons),
+                actor=req.actor,
+                run_url=req.run_url,
+                environment=req.environment,
+                fields=tuple((k, v) for k, v in outputs.items() if k in ("from-image", "to-image", "target")),
+            ),
+            ctx.reporter,
+        )
+    return Outcome(
+        command="rollback",
+        verdict=verdict,
+        reasons=reasons,
+        outputs=outputs,
+        rows=list(ctx.rows),
+        title=f"emergency-rollback {req.namespace}/{req.deployment}",
+        exit_code=exit_code,
+    )
