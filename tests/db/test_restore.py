@@ -327,3 +327,29 @@ def test_the_dump_folder_is_private(appdb: AppDb) -> None:
     assert (appdb.backups.stat().st_mode & 0o077) == 0
     assert ((appdb.backups / f"{name}.dump").stat().st_mode & 0o077) == 0
     assert isinstance(Path(appdb.backups), Path)
+
+
+def test_the_db_backup_action_environment(appdb: AppDb, tmp_path: Path) -> None:
+    """Exactly what actions/db-backup/action.yml sets, unset inputs as empty strings."""
+    env = {
+        "HOTFIX_DATABASE_URL": appdb.url(),
+        "PGPASSWORD": appdb.env()["PGPASSWORD"],
+        "HOTFIX_DB_BACKUP_DIR": str(appdb.backups),
+        "HOTFIX_DB_DEEP": "true",
+        "HOTFIX_DB_KEEP": "",
+        "HOTFIX_PG_BINDIR": "",
+        "HOTFIX_CONFIG": "",
+    }
+    code, out, result = run_json(["db", "backup"], env)
+    assert code == 0, result.output
+    assert [c["check"] for c in out["checks"]] == ["versions", "backup", "deep restore"]  # type: ignore[union-attr]
+    assert set(out["outputs"]) >= {"backup", "dump", "sha256", "size"}  # type: ignore[arg-type]
+
+
+def test_pre_restore_backup_goes_to_its_own_folder(appdb: AppDb, tmp_path: Path) -> None:
+    name = _backup(appdb)
+    elsewhere = tmp_path / "other-disk"
+    code, out, result = run_json(["db", "restore", name, "--pre-restore-dir", str(elsewhere)], appdb.env())
+    assert code == 0, result.output
+    pre = out["outputs"]["pre-restore-backup"]  # type: ignore[index]
+    assert (elsewhere / f"{pre}.dump").is_file() and not (appdb.backups / f"{pre}.dump").exists()

@@ -137,8 +137,20 @@ def _checked_name(name: str) -> str:
 @hotfix_command("db backup")
 @_connection_options
 @_store_option
-@click.option("--deep", is_flag=True, default=None, help="Also restore into a scratch database and compare row counts.")
-@click.option("--keep", type=click.IntRange(min=0), default=None, help="Then keep the newest N (0: all; db.keep).")
+@click.option(
+    "--deep",
+    is_flag=True,
+    default=None,
+    envvar="HOTFIX_DB_DEEP",
+    help="Also restore into a scratch database and compare row counts (db.deep_verify). Env: HOTFIX_DB_DEEP.",
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    default=None,
+    envvar="HOTFIX_DB_KEEP",
+    help="Then keep the newest N and the newest verified (0: all; db.keep). Env: HOTFIX_DB_KEEP.",
+)
 def backup_cmd(
     *,
     edge: Edge,
@@ -197,6 +209,14 @@ def verify_cmd(
 )
 @click.option("--deep", is_flag=True, default=None, help="Also verify the dump in a scratch database first.")
 @click.option("--dry-run", is_flag=True, help="Verify and check versions only; touch nothing.")
+@click.option(
+    "--pre-restore-dir",
+    envvar="HOTFIX_DB_PRE_RESTORE_DIR",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Folder for the backup of the current data, best on another disk (db.pre_restore_dir; default: the backup "
+    "folder). Env: HOTFIX_DB_PRE_RESTORE_DIR.",
+)
 @click.option("--allow-other-database", is_flag=True, help="Restore a dump taken from a differently named database.")
 def restore_cmd(
     *,
@@ -209,6 +229,7 @@ def restore_cmd(
     check_sql: str | None,
     deep: bool | None,
     dry_run: bool,
+    pre_restore_dir: str | None,
     allow_other_database: bool,
 ) -> Outcome:
     """Restore BACKUP into the database: verify it, back up the current data, then restore in one transaction."""
@@ -216,7 +237,9 @@ def restore_cmd(
     cfg = _config(edge)
     sql = cfg.check_sql if check_sql is None else check_sql
     store = _store(cfg, backup_dir)
-    pre_store = _store(cfg, backup_dir, pre_restore=True)
+    pre_store = (
+        LocalBackupStore(Path(pre_restore_dir)) if pre_restore_dir else _store(cfg, backup_dir, pre_restore=True)
+    )
     request = service.RestoreRequest(
         name=name,
         check_sql=sql.strip() or None,
