@@ -254,3 +254,29 @@ def test_rollback_script_usage_errors(appdb: AppDb) -> None:
         ["shellcheck", str(ROOT / "scripts" / "database-rollback.sh")], check=False, capture_output=True, text=True
     )
     assert lint.returncode == 0, lint.stdout
+
+
+def test_an_empty_dump_is_refused_even_when_pg_dump_exits_zero(appdb: AppDb, tmp_path: Path) -> None:
+    bindir = _wrapper_bindir(
+        tmp_path / "empty", appdb.server.bindir, pg_dump_prelude='[ "${1:-}" = "--version" ] || exit 0'
+    )
+    code, out, result = run_json(["db", "backup"], {**appdb.env(), "HOTFIX_PG_BINDIR": str(bindir)})
+    assert code == 3, result.output
+    [row] = [c for c in out["checks"] if c["check"] == "backup"]  # type: ignore[union-attr]
+    assert "exited 0 but wrote an empty file" in row["reason"] and "nothing was published" in row["reason"]
+    assert _looks_valid(appdb.backups) == []
+    [quarantined] = list((appdb.backups / "quarantine").glob("*.partial"))
+    assert quarantined.stat().st_size == 0
+
+
+def test_password_from_a_pgpass_file(appdb: AppDb, tmp_path: Path) -> None:
+    passfile = tmp_path / "pgpass"
+    escaped = APP_PASSWORD.replace("\\", "\\\\").replace(":", "\\:")
+    passfile.write_text(f"127.0.0.1:{appdb.server.port}:*:app:{escaped}\n")
+    passfile.chmod(0o600)
+    env = {"DATABASE_URL": appdb.url(), "PGPASSFILE": str(passfile), "HOTFIX_DB_BACKUP_DIR": str(appdb.backups)}
+    result = hotfix(["db", "backup"], env)
+    assert result.exit_code == 0, result.output
+    passfile.write_text("")  # and without it, libpq has no password: a clear failure, no prompt
+    result = hotfix(["db", "backup"], env)
+    assert result.exit_code == 3 and "no password supplied" in result.output
