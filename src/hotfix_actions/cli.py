@@ -25,6 +25,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "hotfix_actions.commands.merge_back",
         "Merge a finished hotfix into develop and open release branches; tag and release it.",
     ),
+    "deployment": ("hotfix_actions.commands.deployment", "Record a GitHub Deployment: start, finish, last-successful."),
+    "notify": ("hotfix_actions.commands.notify", "Send one notification (Slack, webhook, Teams, Discord)."),
+    "postmortem": ("hotfix_actions.commands.postmortem", "Open the post-mortem issue of an incident (once)."),
     "db": ("hotfix_actions.commands.db", "Back up, verify, restore and list PostgreSQL backups."),
     "sandbox": ("hotfix_actions.commands.sandbox", "Run the local simulated Kubernetes cluster (up, down, status)."),
     "rollback": (

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 
 from hotfix_actions.errors import UsageError
 from hotfix_actions.github._client import ClientOptions
-from hotfix_actions.ports import GitHubRepoApi, NullGitHubRepoApi
+from hotfix_actions.ports import Deployments, GitHubRepoApi, NullDeployments, NullGitHubRepoApi
 
-__all__ = ["connect", "git_auth_env", "options"]
+__all__ = ["connect", "deployments", "git_auth_env", "options"]
 
 
 def options(
@@ -51,3 +51,12 @@ def git_auth_env(token: str, server_url: str, env: Mapping[str, str]) -> tuple[d
         count += 1
     result["GIT_CONFIG_COUNT"] = str(count)
     return result, header
+
+
+def deployments(token: str | None, repository: str | None, client: ClientOptions, log_url: str = "") -> Deployments:
+    """GitHubDeployments when there is a token and a repository, else NullDeployments (nothing is recorded)."""
+    if not token or not repository:
+        return NullDeployments()
+    from hotfix_actions.github.deployments import GitHubDeployments
+
+    return GitHubDeployments(token=token, repository=repository, options=client, log_url=log_url)
