@@ -57,7 +57,12 @@ def test_bad_url_error_never_quotes_the_password() -> None:
 
 
 def test_env_precedence() -> None:
-    env = {"DATABASE_URL": "postgresql://app@h/one", "PGPASSWORD": "pw1", "PGDATABASE": "two", "PGSSLMODE": "verify-full"}
+    env = {
+        "DATABASE_URL": "postgresql://app@h/one",
+        "PGPASSWORD": "pw1",
+        "PGDATABASE": "two",
+        "PGSSLMODE": "verify-full",
+    }
     info = conn_from_env(env)
     assert (info.database, info.password, dict(info.settings)["PGSSLMODE"]) == ("one", "pw1", "verify-full")
     assert conn_from_env(env, url="postgresql://x:pw2@h/three").password == "pw2"

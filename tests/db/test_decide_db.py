@@ -45,7 +45,12 @@ def test_major_of(text: str, major: int | None) -> None:
         ("backup", {"client": "14.9", "server": "15.18"}, Status.ERROR, "postgresql-client-15"),
         ("verify", {"client": "15.1", "dumped_by": "15.18"}, Status.PASS, "dump by 15.18"),
         ("verify", {"client": "15.1", "dumped_by": "16.1"}, Status.ERROR, "cannot read a dump written by pg_dump 16.1"),
-        ("restore", {"client": "15.2", "server": "15.18", "dumped_from": "15.18", "dumped_by": "15.2"}, Status.PASS, ""),
+        (
+            "restore",
+            {"client": "15.2", "server": "15.18", "dumped_from": "15.18", "dumped_by": "15.2"},
+            Status.PASS,
+            "",
+        ),
         ("restore", {"client": "16.1", "server": "15.18", "dumped_from": "15.18"}, Status.ERROR, "do not match"),
         ("restore", {"client": "15.2", "server": "15.18", "dumped_from": "14.3"}, Status.ERROR, "cross-major"),
         ("restore", {"client": "15.2", "server": "16.0", "dumped_from": "15.2"}, Status.ERROR, "older than the server"),
@@ -94,7 +99,8 @@ def test_check_rows_lists_at_most_five_differences() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "status"), [("t", Status.PASS), ("true", Status.PASS), ("1", Status.PASS), ("f", Status.FAIL), ("", Status.FAIL)]
+    ("value", "status"),
+    [("t", Status.PASS), ("true", Status.PASS), ("1", Status.PASS), ("f", Status.FAIL), ("", Status.FAIL)],
 )
 def test_check_sql_result(value: str, status: Status) -> None:
     assert check_sql_result(value).status is status
