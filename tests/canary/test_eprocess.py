@@ -15,8 +15,12 @@ from hotfix_actions.decide.canary.eprocess import (
     log_mean_exp,
     log_threshold,
     one_sample_log_lr,
+    restart_log_e,
+    restart_step,
     split_log_lr,
     split_share,
+    start_weight,
+    tail_weight,
 )
 
 NUMPY = Ops(log=np.log, log1p=np.log1p, exp=np.exp, maximum=np.maximum)
@@ -119,3 +123,53 @@ def test_log_mean_exp_is_stable_for_large_values() -> None:
     assert log_mean_exp([1000.0, 1000.0]) == pytest.approx(1000.0)
     with pytest.raises(ValueError, match="empty"):
         log_mean_exp([])
+
+
+def test_start_weights_sum_to_one() -> None:
+    total = sum(start_weight(s) for s in range(20000)) + tail_weight(20000)
+    assert total == pytest.approx(1.0, abs=1e-12)
+    assert [start_weight(s) for s in range(3)] == pytest.approx([0.8, 0.1, 0.2 / 6])
+    assert [tail_weight(t) for t in range(4)] == pytest.approx([1.0, 0.2, 0.1, 0.2 / 3])
+
+
+def _restart_e(lrs: list[float]) -> float:
+    log_s = -math.inf
+    for t, lr in enumerate(lrs, start=1):
+        log_s = restart_step(log_s, math.log(lr), t)
+    return math.exp(restart_log_e([log_s], len(lrs)))
+
+
+@pytest.mark.parametrize(
+    ("lrs", "expected"),
+    [
+        ([], 1.0),  # nothing seen: E_0 = 1
+        ([1.0, 1.0, 1.0], 1.0),  # no evidence keeps it at 1
+        ([4.0], 0.8 * 4 + 0.2),  # start 0 sees it; later starts have not begun
+        ([2.0, 3.0], 0.8 * 6 + 0.1 * 3 + 0.1),  # w0 * 2 * 3 + w1 * 3 + (w2 + ...)
+        ([0.5, 0.5, 8.0], 0.8 * 2 + 0.1 * 4 + (0.2 / 6) * 8 + 0.2 / 3),
+    ],
+)
+def test_restart_mixture_known_values(lrs: list[float], expected: float) -> None:
+    assert _restart_e(lrs) == pytest.approx(expected, rel=1e-12)
+
+
+def test_restarts_recover_from_a_healthy_history() -> None:
+    """Before a late onset the product from 0 sinks; the mixture over starts does not stay down with it."""
+    healthy = [0.5] * 40
+    late = [3.0] * 13  # the start after interval 40 has weight 0.2 / 1640: 3^13 of evidence pays for it
+    product = math.prod(healthy + late)
+    assert product < 1e-5
+    assert _restart_e(healthy + late) > 200
+
+
+def test_restart_mixture_is_a_martingale_under_the_null() -> None:
+    """Exact expectation over two intervals of one event each at rho = 1/2: E[E_2] = 1."""
+    psi, rho = 5.0, 0.5
+    outcomes = {(1, 0): rho, (0, 1): 1 - rho}
+    mean = 0.0
+    for (a, b), pa in outcomes.items():
+        for (c, d), pc in outcomes.items():
+            log_s = restart_step(-math.inf, split_log_lr(a, b, rho, psi), 1)
+            log_s = restart_step(log_s, split_log_lr(c, d, rho, psi), 2)
+            mean += pa * pc * math.exp(restart_log_e([log_s], 2))
+    assert mean == pytest.approx(1.0, rel=1e-12)

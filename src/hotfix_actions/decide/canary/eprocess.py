@@ -9,6 +9,17 @@ often and irregularly we look.
 
     log LR_i(psi) = x_c * log(psi) - (x_c + x_b) * log(1 + rho_i * (psi - 1))
 
+A regression can start late (a cron job, a cache expiry, traffic that reaches new code later). Intervals before
+the onset push every ``psi > 1`` product down, and a product started at 0 must climb out of that hole. So the
+e-process also mixes over the interval it starts from, with weights fixed in advance that sum to 1: ``w_0`` on
+the start and ``(1 - w_0) / (s (s + 1))`` on a start after interval ``s``:
+
+    S_t(psi) = (S_{t-1}(psi) + w_{t-1}) * LR_t(psi),   S_0 = 0
+    E_t      = (1/J) sum_j S_t(psi_j) + sum_{s >= t} w_s          (the starts still to come count as 1)
+
+A fixed convex mixture of martingales that start at 1 is a martingale that starts at 1, so Ville's bound holds
+unchanged; the price is ``log(1/w_s)`` extra evidence for a regression that starts after interval ``s``.
+
 The functions take an :class:`Ops` so the same code runs on floats (the judge) and on numpy arrays (the
 benchmark). They do no I/O and read no clock.
 """
@@ -24,17 +35,24 @@ from typing import Any
 __all__ = [
     "PSI_GRID",
     "SCALAR",
+    "START_WEIGHT",
     "Ops",
     "crossed",
     "log_mean_exp",
     "log_threshold",
     "one_sample_log_lr",
+    "restart_log_e",
+    "restart_step",
     "split_log_lr",
     "split_share",
+    "start_weight",
+    "tail_weight",
 ]
 
 # The mixture of alternatives: J = 10 ratios, equal weights.
 PSI_GRID: tuple[float, ...] = (1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 300.0, 1000.0)
+# The weight of the product that starts with the first interval; the rest is spread over later starts.
+START_WEIGHT = 0.8
 
 
 @dataclass(frozen=True)
@@ -97,3 +115,38 @@ def log_threshold(alpha: float) -> float:
 def crossed(log_e: Any, alpha: float) -> Any:
     """True (elementwise) where the e-value reached ``1/alpha``."""
     return log_e >= log_threshold(alpha) - 1e-12
+
+
+def start_weight(s: int, w0: float = START_WEIGHT) -> float:
+    """w_s: the prior weight of the product over intervals after ``s`` (s = 0: all of them)."""
+    if s < 0:
+        raise ValueError("start index must be >= 0")
+    return w0 if s == 0 else (1.0 - w0) / (s * (s + 1))
+
+
+def tail_weight(t: int, w0: float = START_WEIGHT) -> float:
+    """sum_{s >= t} w_s: the starts not yet begun after ``t`` intervals, each still worth 1."""
+    return 1.0 if t <= 0 else (1.0 - w0) / t
+
+
+def restart_step(log_s: Any, increment: Any, t: int, ops: Ops = SCALAR, w0: float = START_WEIGHT) -> Any:
+    """log S_t from log S_{t-1} (-inf before the first interval) and this interval's log LR; ``t`` is 1-based."""
+    weight = start_weight(t - 1, w0)
+    if weight <= 0.0:
+        return log_s + increment
+    log_w = math.log(weight)
+    top = ops.maximum(log_s, log_w)
+    return top + ops.log(ops.exp(log_s - top) + ops.exp(log_w - top)) + increment
+
+
+def restart_log_e(log_s: Sequence[Any], t: int, ops: Ops = SCALAR, w0: float = START_WEIGHT) -> Any:
+    """log E_t: the psi-mixture of the restart sums plus the weight of the starts still to come."""
+    if t <= 0:
+        return 0.0  # nothing folded in yet: E_0 = 1
+    mixed = log_mean_exp(log_s, ops)
+    tail = tail_weight(t, w0)
+    if tail <= 0.0:
+        return mixed
+    log_tail = math.log(tail)
+    top = ops.maximum(mixed, log_tail)
+    return top + ops.log(ops.exp(mixed - top) + ops.exp(log_tail - top))

@@ -12,6 +12,8 @@ from hotfix_actions.decide.canary.eprocess import (
     log_mean_exp,
     log_threshold,
     one_sample_log_lr,
+    restart_log_e,
+    restart_step,
     split_log_lr,
     split_share,
 )
@@ -34,13 +36,15 @@ ABSOLUTE_ALT_FACTOR = 10.0  # the absolute non-inferiority test's alternative: n
 
 @dataclass(frozen=True)
 class Evidence:
-    err: tuple[float, ...]  # log prod LR_i(psi_j), errors
+    err: tuple[float, ...]  # log S_t(psi_j) of the restart mixture, errors
     lat: tuple[tuple[float, ...], ...]  # per latency bound, per psi_j
     ni_err: tuple[float, float]  # non-inferiority logs for errors: (relative, absolute)
     ni_lat: tuple[tuple[float, float], ...]  # per latency bound
     canary_slow: tuple[float, ...]
     baseline_slow: tuple[float, ...]
     latency_seen: tuple[bool, ...]
+    err_n: int = 0  # intervals folded into the error e-process
+    lat_n: int = 0  # ... into the latency e-process
     canary_requests: float = 0.0
     baseline_requests: float = 0.0
     canary_errors: float = 0.0
@@ -52,7 +56,7 @@ class Evidence:
 
 def empty(policy: Policy) -> Evidence:
     bounds = len(policy.latency_bounds)
-    zeros = tuple(0.0 for _ in policy.psi_grid)
+    zeros = tuple(-math.inf for _ in policy.psi_grid)
     return Evidence(
         err=zeros,
         lat=tuple(zeros for _ in range(bounds)),
@@ -77,7 +81,7 @@ def _ni(
 def update(policy: Policy, e: Evidence, canary: Arm, baseline: Arm | None) -> Evidence:
     """Fold one interval in. ``baseline`` is None in one-arm (monitor) mode: totals only, no split test."""
     nb = baseline.requests if baseline is not None else 0.0
-    err, ni_err = e.err, e.ni_err
+    err, ni_err, err_n, lat_n = e.err, e.ni_err, e.err_n, e.lat_n
     canary_errors, baseline_errors, errors_seen = e.canary_errors, e.baseline_errors, e.errors_seen
     base_errors = baseline.errors if baseline is not None else 0.0
     if canary.errors is not None and base_errors is not None:
@@ -87,7 +91,11 @@ def update(policy: Policy, e: Evidence, canary: Arm, baseline: Arm | None) -> Ev
         errors_seen = True
         if baseline is not None:
             rho = split_share(canary.requests, nb)
-            err = tuple(v + split_log_lr(xc, xb, rho, psi) for v, psi in zip(err, policy.psi_grid, strict=True))
+            err_n += 1
+            err = tuple(
+                restart_step(v, split_log_lr(xc, xb, rho, psi), err_n)
+                for v, psi in zip(err, policy.psi_grid, strict=True)
+            )
             ni_err = _ni(policy, ni_err, xc, xb, rho, canary.requests)
 
     lat, ni_lat = list(e.lat), list(e.ni_lat)
@@ -102,18 +110,21 @@ def update(policy: Policy, e: Evidence, canary: Arm, baseline: Arm | None) -> Ev
         c_obs += nc_obs
         b_obs += nb_obs
         rho = split_share(nc_obs, nb_obs)
+        lat_n += 1 if baseline is not None else 0
         for k, bound in enumerate(policy.latency_bounds):
-            if bound not in slow_c or (baseline is not None and bound not in slow_b):
-                continue
-            xc, xb = slow_c[bound], slow_b.get(bound, 0.0)
-            c_slow[k] += xc
-            b_slow[k] += xb
-            seen[k] = True
-            if baseline is not None:
+            present = bound in slow_c and (baseline is None or bound in slow_b)
+            xc, xb = (slow_c[bound], slow_b.get(bound, 0.0)) if present else (0.0, 0.0)
+            if present:
+                c_slow[k] += xc
+                b_slow[k] += xb
+                seen[k] = True
+            if baseline is not None:  # a bound missing from the histogram adds LR = 1: no evidence either way
                 lat[k] = tuple(
-                    v + split_log_lr(xc, xb, rho, psi) for v, psi in zip(lat[k], policy.psi_grid, strict=True)
+                    restart_step(v, split_log_lr(xc, xb, rho, psi), lat_n)
+                    for v, psi in zip(lat[k], policy.psi_grid, strict=True)
                 )
-                ni_lat[k] = _ni(policy, ni_lat[k], xc, xb, rho, nc_obs)
+                if present:
+                    ni_lat[k] = _ni(policy, ni_lat[k], xc, xb, rho, nc_obs)
     return Evidence(
         err=err,
         lat=tuple(lat),
@@ -129,18 +140,26 @@ def update(policy: Policy, e: Evidence, canary: Arm, baseline: Arm | None) -> Ev
         canary_observed=c_obs,
         baseline_observed=b_obs,
         errors_seen=errors_seen,
+        err_n=err_n,
+        lat_n=lat_n,
     )
 
 
 def log_e_errors(e: Evidence) -> float:
-    result: float = log_mean_exp(e.err)
+    result: float = restart_log_e(e.err, e.err_n)
+    return result
+
+
+def _log_e_bound(e: Evidence, k: int) -> float:
+    result: float = restart_log_e(e.lat[k], e.lat_n)
     return result
 
 
 def log_e_latency(e: Evidence) -> float:
-    """E_lat = mean over latency bounds of each bound's mixture: one mixture over every (bound, psi)."""
-    flat = [value for per_bound in e.lat for value in per_bound]
-    result: float = log_mean_exp(flat) if flat else 0.0
+    """E_lat = the mean over latency bounds of each bound's e-process (an e-process itself, no Bonferroni)."""
+    if not e.lat:
+        return 0.0
+    result: float = log_mean_exp([_log_e_bound(e, k) for k in range(len(e.lat))])
     return result
 
 
@@ -165,7 +184,7 @@ def latency_crossed(policy: Policy, e: Evidence) -> str | None:
     log_e = log_e_latency(e)
     if not crossed(log_e, policy.alpha_latency) or not e.lat:
         return None
-    k = max(range(len(e.lat)), key=lambda i: log_mean_exp(e.lat[i]))
+    k = max(range(len(e.lat)), key=lambda i: _log_e_bound(e, i))
     return (
         f"latency: canary slower than baseline, e-value {fmt.e_value(log_e)} >= {1 / policy.alpha_latency:g} "
         f"(alpha {policy.alpha_latency:g}): requests slower than {_bound(policy, k)}: canary "
