@@ -73,6 +73,7 @@ class GitHubEmulator:
         self._httpd: Any = None
         self._thread: threading.Thread | None = None
         self.url = ""
+        self.expect_violations = False  # fixtures assert no violations at teardown unless a test sets this
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> GitHubEmulator:

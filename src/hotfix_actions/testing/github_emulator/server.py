@@ -291,6 +291,6 @@ def serve_forever(server: Server, host: str, port: int) -> tuple[ThreadingHTTPSe
     httpd = ThreadingHTTPServer((host, port), make_handler(server, lambda: urls[0]))
     httpd.daemon_threads = True
     urls.append(f"http://{host}:{httpd.server_address[1]}")
-    thread = threading.Thread(target=httpd.serve_forever, name="github-emulator", daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), name="github-emulator", daemon=True)
     thread.start()
     return httpd, thread
