@@ -37,6 +37,7 @@ class RolloutWaiter:
         self.clock = clock
         self.sleep = sleep
         self.watch_works = True
+        self.pod_check = _POD_CHECK  # seconds between looks at the new pods while waiting
 
     def _get(self, namespace: str, name: str) -> dict[str, Any]:
         return self.transport.request(
@@ -109,7 +110,7 @@ class RolloutWaiter:
                     now - start,
                     self.problem(namespace, obj),
                 )
-            if status.generation <= status.observed_generation and now - checked >= _POD_CHECK:
+            if status.generation <= status.observed_generation and now - checked >= self.pod_check:
                 checked = now
                 found = self.problem(namespace, obj)
                 if found is not None and (problem is None or found.reason != problem.reason):
@@ -127,7 +128,7 @@ class RolloutWaiter:
                         now - start,
                         problem,
                     )
-            obj = self._next(namespace, name, obj, min(_SLICE, end - now))
+            obj = self._next(namespace, name, obj, min(_SLICE, self.pod_check, end - now))
 
     def _next(self, namespace: str, name: str, current: dict[str, Any], budget: float) -> dict[str, Any]:
         """The Deployment after its next change, or as it is once ``budget`` seconds have passed."""
