@@ -111,7 +111,7 @@ class GitHubRepo:
 
         def run() -> None:
             try:
-                self.repo.get_label(name).name  # noqa: B018 - lazy object: reading a field fetches it
+                self.repo.get_label(name).color  # noqa: B018 - lazy object: reading a field not given fetches it
             except GithubException as exc:
                 if not is_status(exc, 404):
                     raise

@@ -286,9 +286,19 @@ def make_handler(server: Server, base_url: Callable[[], str]) -> type[BaseHTTPRe
     return Handler
 
 
+class _Quiet(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is not an error
+            super().handle_error(request, client_address)
+
+
 def serve_forever(server: Server, host: str, port: int) -> tuple[ThreadingHTTPServer, threading.Thread]:
     urls: list[str] = []
-    httpd = ThreadingHTTPServer((host, port), make_handler(server, lambda: urls[0]))
+    httpd = _Quiet((host, port), make_handler(server, lambda: urls[0]))
     httpd.daemon_threads = True
     urls.append(f"http://{host}:{httpd.server_address[1]}")
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), name="github-emulator", daemon=True)
