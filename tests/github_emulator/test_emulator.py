@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from github import Auth, Github, GithubException
+
 from hotfix_actions.testing.github_emulator import GitHubEmulator
 from tests.github_emulator.fixtures import REPOSITORY, TOKEN
 from tests.gitrepos import git, hotfix_branch, make_project
