@@ -314,7 +314,12 @@ class GitCli:
             refs, _, summary = rest.partition("\t")
             destination = refs.rpartition(":")[2]
             if flag == "!":
-                rejected.append((destination, summary.strip()))
+                said = [
+                    line[len("remote:") :].strip().replace("::", ": :")[:200]
+                    for line in proc.stderr.splitlines()
+                    if line.startswith("remote:") and line[len("remote:") :].strip()
+                ]
+                rejected.append((destination, summary.strip() + (f": {said[0]}" if said else "")))
             else:
                 pushed.append(destination)
         if proc.returncode != 0 and not rejected:
