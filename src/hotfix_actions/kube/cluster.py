@@ -184,23 +184,31 @@ class KubeCluster:
     def set_images(
         self, namespace: str, deployment: str, images: Mapping[str, str], change_cause: str = ""
     ) -> KubeObject:
-        current = self.get("deployments", namespace, deployment)
-        spec = current.get("spec") or {}
-        template, missing = with_images(spec.get("template") or {}, images)
-        if missing:
-            names = [c.get("name") for c in (template.get("spec") or {}).get("containers") or ()]
-            raise UsageError(
-                f"deployment {deployment} has no container named {', '.join(missing)} "
-                f"(containers: {', '.join(str(n) for n in names)})",
-                input_name="container",
-                fix="pass one of the container names",
-            )
-        body = copy.deepcopy(current)
-        body.pop("status", None)
-        body["spec"]["template"] = template
-        if change_cause:
-            body["metadata"].setdefault("annotations", {})[CHANGE_CAUSE] = change_cause
-        return self.replace("deployments", namespace, body)
+        """Like ``kubectl set image`` but each write carries the resourceVersion just read. The images do not depend
+        on what was read, so a lost race (a status update, another writer) is re-read and retried, 5 times at most."""
+        for attempt in range(5):
+            current = self.get("deployments", namespace, deployment)
+            spec = current.get("spec") or {}
+            template, missing = with_images(spec.get("template") or {}, images)
+            if missing:
+                names = [c.get("name") for c in (template.get("spec") or {}).get("containers") or ()]
+                raise UsageError(
+                    f"deployment {deployment} has no container named {', '.join(missing)} "
+                    f"(containers: {', '.join(str(n) for n in names)})",
+                    input_name="container",
+                    fix="pass one of the container names",
+                )
+            body = copy.deepcopy(current)
+            body.pop("status", None)
+            body["spec"]["template"] = template
+            if change_cause:
+                body["metadata"].setdefault("annotations", {})[CHANGE_CAUSE] = change_cause
+            try:
+                return self.replace("deployments", namespace, body)
+            except ConflictError:
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
 
     def set_service_selector(
         self,
