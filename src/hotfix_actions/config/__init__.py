@@ -30,6 +30,7 @@ SECTIONS: dict[str, str] = {
     "cluster": "hotfix_actions.config.cluster:ClusterConfig",
     "rollback": "hotfix_actions.config.rollback:RollbackConfig",
     "promote": "hotfix_actions.config.promote:PromoteConfig",
+    "canary": "hotfix_actions.config.canary:CanaryConfig",
 }
 
 _SCHEMA_DIR = Path(__file__).with_name("schemas")

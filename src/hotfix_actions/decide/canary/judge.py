@@ -92,6 +92,8 @@ def step(policy: Policy, state: State, obs: Observation) -> tuple[State, Interva
     errors, inconclusive, ignored = classify(policy, obs.problems)
     index = state.intervals + 1
     arms = [("canary", obs.canary)] + ([("baseline", obs.baseline)] if policy.compare else [])
+    if not errors and inconclusive and (obs.canary is None or (policy.compare and obs.baseline is None)):
+        return _inconclusive_step(policy, state, obs, index, inconclusive)
     if not errors:
         bad = [text for name, arm in arms if (text := _arm_problem(name, arm)) is not None]
         errors = [Problem("counts", "", ProblemKind.BAD_DATA, text) for text in bad]
@@ -128,6 +130,18 @@ def step(policy: Policy, state: State, obs: Observation) -> tuple[State, Interva
         decision.verdict,
         new.last_note,
     )
+    return new, interval, decision
+
+
+def _inconclusive_step(
+    policy: Policy, state: State, obs: Observation, index: int, problems: list[Problem]
+) -> tuple[State, Interval, Decision]:
+    """No counts this interval, by the metric's choice (on_no_data: inconclusive): no evidence, no error."""
+    note = "; ".join(p.text() + " (inconclusive)" for p in problems)
+    new = replace(state, intervals=index, consecutive_errors=0, last="inconclusive", last_note=note)
+    decision = conclude(policy, new, final=False)
+    log_err, log_lat = ev.log_e_errors(state.evidence), ev.log_e_latency(state.evidence)
+    interval = Interval(index, obs.elapsed, "inconclusive", None, None, log_err, log_lat, (), decision.verdict, note)
     return new, interval, decision
 
 
