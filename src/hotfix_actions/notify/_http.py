@@ -36,7 +36,9 @@ class Poster:
                     response = client.post(self.url, content=body, headers=all_headers)
                     if response.is_success:
                         return None
-                    if response.status_code == 429 and attempt == 1:
+                    if response.status_code == 429 and attempt == 2:
+                        break
+                    if response.status_code == 429:
                         wait = _seconds(response.headers.get("Retry-After"))
                         if wait is not None and wait <= self.max_retry_after:
                             if self.sleep is not None:
