@@ -73,6 +73,7 @@ def test_replace_with_a_stale_resource_version_is_409(sandbox: Sandbox, api: cli
     with pytest.raises(client.ApiException) as caught:
         apps.replace_namespaced_deployment("web", "default", read)
     assert caught.value.status == 409
+    sandbox.wait_rollout("default", "web")  # the controller writes no more: the resourceVersion read holds
     fresh = apps.read_namespaced_deployment("web", "default")
     fresh.spec.replicas = 5
     assert apps.replace_namespaced_deployment("web", "default", fresh).spec.replicas == 5

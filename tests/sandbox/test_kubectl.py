@@ -192,6 +192,7 @@ def test_scale(sandbox: Sandbox, kubectl: Kubectl) -> None:
     _ready(sandbox)
     assert "deployment.apps/web scaled" in kubectl("scale", "deployment/web", "--replicas=4").stdout
     sandbox.wait_for(lambda: len(sandbox.list("v1", "pods", "default")) == 4, timeout=5)
+    sandbox.wait_rollout("default", "web")
     kubectl("scale", "deployment/web", "--current-replicas=4", "--replicas=1")
     wrong = kubectl("scale", "deployment/web", "--current-replicas=3", "--replicas=2", ok=False)
     assert wrong.returncode == 1

@@ -137,6 +137,7 @@ def test_create_conflicts_and_resource_version_preconditions(sandbox: Sandbox, h
     patch = http.patch(f"{DEPLOY}/web", json={"metadata": {"resourceVersion": "1"}, "spec": {"replicas": 5}},
                        headers={"Content-Type": "application/merge-patch+json"})  # fmt: skip
     assert patch.status_code == 409
+    sandbox.wait_rollout("default", "web")  # the controller writes no more: the resourceVersion read holds
     current = http.get(f"{DEPLOY}/web").json()
     ok = http.patch(f"{DEPLOY}/web", json={"metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
                                            "spec": {"replicas": 5}},
@@ -165,6 +166,7 @@ def test_status_writes_are_ignored_on_the_main_resource(sandbox: Sandbox, http: 
 
 def test_scale_subresource_put_without_content_type(sandbox: Sandbox, http: httpx.Client) -> None:
     sandbox.apply(deployment(replicas=2))
+    sandbox.wait_rollout("default", "web")  # the controller writes no more: the scale's resourceVersion holds
     scale = http.get(f"{DEPLOY}/web/scale").json()
     assert scale["kind"] == "Scale" and scale["apiVersion"] == "autoscaling/v1"
     assert scale["spec"] == {"replicas": 2} and scale["status"]["selector"] == "app=web"

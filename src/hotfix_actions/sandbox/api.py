@@ -69,7 +69,7 @@ class Api:
         return self.store.list(res, namespace, self.matcher(res, labels, fields))
 
     # -- the write pipeline -------------------------------------------------------------------------------------
-    def _namespace_ready(self, res: Resource, namespace: str) -> None:
+    def _namespace_ready(self, res: Resource, namespace: str, name: str) -> None:
         if not res.namespaced:
             return
         ns_res = RESOURCES[0]
@@ -79,7 +79,7 @@ class Api:
         if (found.get("metadata") or {}).get("deletionTimestamp"):
             raise ApiError(
                 403,
-                f'{res.qualified} "x" is forbidden: unable to create new content in namespace '
+                f'{res.qualified} "{name}" is forbidden: unable to create new content in namespace '
                 f"{namespace} because it is being terminated",
                 reason="Forbidden",
             )
@@ -118,7 +118,7 @@ class Api:
                     reason="Invalid",
                 )
         with self.store.lock:
-            self._namespace_ready(res, m["namespace"] if res.namespaced else "")
+            self._namespace_ready(res, m["namespace"] if res.namespaced else "", m["name"])
             if self.store.get(res, m.get("namespace", ""), m["name"]) is not None:
                 raise already_exists(res, m["name"])
             obj["apiVersion"], obj["kind"] = res.api_version, res.kind
@@ -281,6 +281,8 @@ class Api:
             policy = str(
                 options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "Background")
             )
+            if res.kind == "Namespace":
+                return self._terminate_namespace(current)
             if current["metadata"].get("finalizers"):
                 if not current["metadata"].get("deletionTimestamp"):
                     current["metadata"]["deletionTimestamp"] = rfc3339()
@@ -288,6 +290,27 @@ class Api:
                     return self.store.put(res, current, "MODIFIED")
                 return current
             return self._delete_now(res, current, policy)
+
+    def terminating(self) -> set[str]:
+        """Namespaces being deleted: controllers leave their contents alone."""
+        items = self.store.list(RESOURCES[0])[0]
+        return {n["metadata"]["name"] for n in items if n["metadata"].get("deletionTimestamp")}
+
+    def _terminate_namespace(self, ns: Obj) -> Obj:
+        """Namespaces go Terminating first; the namespace controller removes the contents, then the namespace."""
+        if ns["metadata"].get("deletionTimestamp"):
+            return ns
+        ns["metadata"]["deletionTimestamp"] = rfc3339()
+        ns["metadata"]["deletionGracePeriodSeconds"] = 0
+        ns.setdefault("status", {})["phase"] = "Terminating"
+        return self.store.put(RESOURCES[0], ns, "MODIFIED")
+
+    def finalize_namespace(self, name: str) -> None:
+        """Delete everything in a Terminating namespace, then the namespace itself."""
+        with self.store.lock:
+            found = self.store.get(RESOURCES[0], "", name)
+            if found is not None:
+                self._delete_now(RESOURCES[0], found, "Background")
 
     def _delete_now(self, res: Resource, obj: Obj, policy: str) -> Obj:
         m = obj["metadata"]

@@ -13,11 +13,13 @@ import time
 from hotfix_actions.sandbox.api import Api
 from hotfix_actions.sandbox.deployments import DeploymentController
 from hotfix_actions.sandbox.pods import Kubelet, ReplicaSetController
+from hotfix_actions.sandbox.resources import resource
 from hotfix_actions.sandbox.settings import Settings
 
 __all__ = ["Controllers"]
 
 _log = logging.getLogger(__name__)
+NAMESPACES = resource("", "v1", "namespaces")
 
 
 class Controllers:
@@ -31,6 +33,7 @@ class Controllers:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.passes = 0
+        self._terminating: dict[str, float] = {}  # namespace -> when the controllers first saw it Terminating
         api.store.on_change(self._wake.set)
 
     def run_once(self, now: float | None = None) -> None:
@@ -40,7 +43,18 @@ class Controllers:
             self.kubelet.sync(moment)
             self.replicasets.sync(moment)
             self.deployments.sync(moment)
+            self._namespaces(moment)
             self.passes += 1
+
+    def _namespaces(self, now: float) -> None:
+        """The namespace controller: a Terminating namespace loses its contents after ``namespace_grace``."""
+        namespaces = self.api.store.list(NAMESPACES)[0]
+        terminating = {n["metadata"]["name"] for n in namespaces if n["metadata"].get("deletionTimestamp")}
+        for name in terminating:
+            since = self._terminating.setdefault(name, now)
+            if now - since >= self.settings.namespace_grace:
+                self.api.finalize_namespace(name)
+        self._terminating = {k: v for k, v in self._terminating.items() if k in terminating}
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -93,8 +93,9 @@ class DeploymentController:
             owner = controller_of(rs)
             if owner and not rs["metadata"].get("deletionTimestamp"):
                 owned.setdefault(owner, []).append(rs)
+        skip = self.api.terminating()
         for d in self.api.store.list(DEPLOYMENTS)[0]:
-            if not d["metadata"].get("deletionTimestamp"):
+            if not d["metadata"].get("deletionTimestamp") and d["metadata"]["namespace"] not in skip:
                 _Sync(self, d, owned.get(d["metadata"]["uid"], []), now).run()
 
 

@@ -49,6 +49,7 @@ class Kubelet:
         self.settings = settings
         self.born: dict[str, float] = {}
         self._ips: dict[str, str] = {}
+        self._next_ip = 2
 
     def ready_at(self, pod: Obj) -> float | None:
         """When the pod became Ready, or None when it is not Ready."""
@@ -58,14 +59,24 @@ class Kubelet:
         born = self.born.get(pod["metadata"]["uid"])
         return born + self.settings.ready_delay if born is not None else 0.0
 
-    def _ip(self, uid: str) -> str:
+    def _ip(self, pod: Obj) -> str:
+        """A stable pod IP: the one it has (e.g. after a snapshot restore), else the next free one."""
+        uid = pod["metadata"]["uid"]
         if uid not in self._ips:
-            n = len(self._ips) + 2
-            self._ips[uid] = f"10.244.{n // 250}.{n % 250 + 1}"
+            known = (pod.get("status") or {}).get("podIP")
+            if known:
+                self._ips[uid] = str(known)
+            else:
+                n = self._next_ip % 62_500
+                self._next_ip += 1
+                self._ips[uid] = f"10.244.{n // 250}.{n % 250 + 1}"
         return self._ips[uid]
 
     def sync(self, now: float) -> None:
+        skip = self.api.terminating()
         for pod in self.api.store.list(PODS)[0]:
+            if pod["metadata"]["namespace"] in skip:
+                continue
             uid = pod["metadata"]["uid"]
             born = self.born.setdefault(uid, now)
             status = self.status_for(pod, born, now)
@@ -98,7 +109,6 @@ class Kubelet:
 
     def status_for(self, pod: Obj, born: float, now: float) -> Obj:
         spec = pod.get("spec") or {}
-        uid = pod["metadata"]["uid"]
         s = self.settings
         birth = rfc3339(born)
         selector = spec.get("nodeSelector") or {}
@@ -146,8 +156,8 @@ class Kubelet:
             "phase": "Pending" if pending else "Running",
             "hostIP": "10.0.0.1",
             "hostIPs": [{"ip": "10.0.0.1"}],
-            "podIP": self._ip(uid),
-            "podIPs": [{"ip": self._ip(uid)}],
+            "podIP": self._ip(pod),
+            "podIPs": [{"ip": self._ip(pod)}],
             "qosClass": "BestEffort",
             "startTime": birth,
             "conditions": [
@@ -252,8 +262,9 @@ class ReplicaSetController:
             owner = controller_of(pod)
             if owner and not pod["metadata"].get("deletionTimestamp"):
                 pods_by_owner.setdefault(owner, []).append(pod)
+        skip = self.api.terminating()
         for rs in self.api.store.list(REPLICASETS)[0]:
-            if rs["metadata"].get("deletionTimestamp"):
+            if rs["metadata"].get("deletionTimestamp") or rs["metadata"]["namespace"] in skip:
                 continue
             self._sync_one(rs, pods_by_owner.get(rs["metadata"]["uid"], []), now)
 

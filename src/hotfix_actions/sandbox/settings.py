@@ -18,6 +18,7 @@ class Settings:
     tick: float = 0.05  # controller period (they are also woken by every write)
     progress_deadline_default: int = 600  # spec.progressDeadlineSeconds when a Deployment leaves it out
     crash_period: float = 1.0  # seconds between restarts of a crash-looping container
+    namespace_grace: float = 0.2  # seconds a deleted namespace stays Terminating before its contents go
 
     @staticmethod
     def pattern(text: str | re.Pattern[str] | None) -> re.Pattern[str] | None:
