@@ -1,0 +1,330 @@
+"""The analysis loop shared by `hotfix canary` and `hotfix monitor`: settings, poll sources, record and replay.
+
+A source answers one poll: every metric of every arm evaluated at one Unix time (concurrently, each query with its
+own timeout), plus pod readiness. ``analyze`` takes a starting point, then polls every interval and folds each
+poll into the judge until a final decision or the end of the duration; it can also replay recorded polls or walk
+a past time range.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from hotfix_actions.config.canary import CanaryConfig
+from hotfix_actions.decide.canary import (
+    EarlyPass,
+    Guardrail,
+    NoData,
+    Policy,
+    Signal,
+    conclude,
+    fmt,
+    start,
+    step,
+    summary,
+)
+from hotfix_actions.decide.canary.judge import Decision, Interval, State
+from hotfix_actions.decide.canary.observe import Poll, QueryResult, Tracker, observe
+from hotfix_actions.decide.canary.policy import METRICS
+from hotfix_actions.decide.canary.templates import ArmLabels, parse_duration, prom_duration, render, template_problem
+from hotfix_actions.errors import ClusterError, MetricsError, UsageError
+from hotfix_actions.ports import Cluster, Metrics
+from hotfix_actions.report import Reporter
+
+__all__ = [
+    "Analysis",
+    "Clock",
+    "LiveSource",
+    "Settings",
+    "SystemClock",
+    "analyze",
+    "arm_labels",
+    "poll_to_json",
+    "read_polls",
+    "recording",
+    "settings_from_config",
+]
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+    def time(self) -> float: ...
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class Settings:
+    policy: Policy
+    queries: Mapping[str, str]
+    kinds: Mapping[str, str]
+    selector: str
+    interval: float
+    duration: float
+    ready_timeout: float
+    cfg: CanaryConfig
+
+
+def _seconds(value: str | float, name: str) -> float:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(str(exc), input_name=name) from exc
+    return seconds
+
+
+def settings_from_config(
+    cfg: CanaryConfig, *, interval: str | None = None, duration: str | None = None, compare: bool = True
+) -> Settings:
+    """Resolve `.hotfix.yml` plus options into the judge's policy; every template is checked here."""
+    metrics = {**CanaryConfig().metrics, **cfg.metrics}
+    for name, metric in metrics.items():
+        if problem := template_problem(metric.query):
+            raise UsageError(f"metrics.{name}.query: {problem}", input_name="canary")
+    if metrics["requests"].on_no_data == "ignore":
+        raise UsageError("metrics.requests.on_no_data cannot be ignore: requests are the evidence", input_name="canary")
+    guardrails = tuple(
+        Guardrail(g.name, Signal(g.signal), g.max, g.min, g.consecutive, g.min_requests, g.shared_incident)
+        for g in cfg.guardrails
+    )
+    ep = cfg.early_pass
+    policy = Policy(
+        alpha_errors=cfg.alpha / 2,
+        alpha_latency=cfg.alpha / 2,
+        latency_bounds=tuple(cfg.latency_bounds),
+        min_requests=cfg.min_requests,
+        early_pass=EarlyPass(ep.enabled and compare, ep.margin, ep.negligible_rate, ep.alpha),
+        guardrails=guardrails,
+        consecutive_error_limit=cfg.consecutive_error_limit,
+        on_no_data={name: NoData(m.on_no_data) for name, m in metrics.items()},
+        compare=compare,
+    )
+    every = _seconds(interval if interval is not None else cfg.interval, "--interval")
+    total = _seconds(duration if duration is not None else cfg.duration, "--duration")
+    if every <= 0 or total < every:
+        raise UsageError(f"interval {fmt.duration(every)} must be > 0 and <= duration {fmt.duration(total)}")
+    return Settings(
+        policy=policy,
+        queries={name: m.query for name, m in metrics.items()},
+        kinds={name: m.kind for name, m in metrics.items()},
+        selector=cfg.selector,
+        interval=every,
+        duration=total,
+        ready_timeout=_seconds(cfg.ready_timeout, "canary.ready_timeout"),
+        cfg=cfg,
+    )
+
+
+class Source(Protocol):
+    def poll(self, elapsed: float, at: float) -> Poll: ...
+
+
+class LiveSource:
+    """Queries every metric of every arm concurrently at one evaluation time; readiness from the cluster."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        settings: Settings,
+        arms: Mapping[str, ArmLabels],
+        *,
+        cluster: Cluster | None = None,
+        namespace: str = "",
+        say: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.metrics = metrics
+        self.arms = arms
+        self.cluster = cluster
+        self.namespace = namespace
+        self.say = say
+        self.queries = {
+            (role, m): render(settings.queries[m], labels) for role, labels in arms.items() for m in METRICS
+        }
+
+    def _one(self, promql: str, at: float) -> QueryResult:
+        try:
+            samples = self.metrics.query(promql, at=at)
+        except MetricsError as exc:
+            return QueryResult(error=exc.message)
+        return QueryResult(tuple((s.labels, s.value) for s in samples))
+
+    def poll(self, elapsed: float, at: float) -> Poll:
+        with ThreadPoolExecutor(max_workers=len(self.queries)) as pool:
+            futures = {key: pool.submit(self._one, q, at) for key, q in self.queries.items()}
+            answers = {key: f.result() for key, f in futures.items()}
+        results: dict[str, dict[str, QueryResult]] = {}
+        for (role, metric), answer in answers.items():
+            results.setdefault(role, {})[metric] = answer
+        ready: dict[str, tuple[int, int]] = {}
+        if self.cluster is not None:
+            from hotfix_actions.kube.canary_ops import ready_counts
+
+            for role, labels in self.arms.items():
+                try:
+                    ready[role] = ready_counts(self.cluster, self.namespace, labels.deployment)
+                except ClusterError as exc:
+                    self.say(f"readiness of {labels.deployment} unknown this interval: {exc.message}")
+        return Poll(elapsed, at, results, ready)
+
+
+def poll_to_json(poll: Poll) -> str:
+    results = {
+        role: {
+            m: {"error": r.error} if r.error is not None else {"samples": [[dict(lb), v] for lb, v in r.samples]}
+            for m, r in metrics.items()
+        }
+        for role, metrics in poll.results.items()
+    }
+    doc = {"elapsed": poll.elapsed, "at": poll.at, "results": results, "ready": poll.ready}
+    return json.dumps(doc, sort_keys=True, allow_nan=True)
+
+
+@contextmanager
+def recording(path: Path | None) -> Iterator[Callable[[Poll], None] | None]:
+    """A function that appends each poll to ``path`` as a JSON line (for --replay), or None without a path."""
+    if path is None:
+        yield None
+        return
+    with path.open("a", encoding="utf-8") as fh:
+
+        def write(poll: Poll) -> None:
+            fh.write(poll_to_json(poll) + "\n")
+            fh.flush()
+
+        yield write
+
+
+def read_polls(path: Path) -> Iterator[Poll]:
+    """Polls recorded with --record (JSON lines); a malformed line is a usage error naming the line."""
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+                results = {
+                    role: {
+                        m: QueryResult(error=str(r["error"]))
+                        if "error" in r
+                        else QueryResult(tuple((tuple(sorted(lb.items())), float(v)) for lb, v in r["samples"]))
+                        for m, r in metrics.items()
+                    }
+                    for role, metrics in doc["results"].items()
+                }
+                ready = {role: (int(v[0]), int(v[1])) for role, v in (doc.get("ready") or {}).items()}
+                yield Poll(float(doc["elapsed"]), float(doc["at"]), results, ready)
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+                raise UsageError(f"{path}:{number}: not a recorded poll ({exc})", input_name="--replay") from exc
+
+
+@dataclass
+class Analysis:
+    intervals: list[Interval] = field(default_factory=list)
+    decision: Decision | None = None
+    state: State | None = None
+    polls: int = 0
+
+    def outputs(self) -> dict[str, str]:
+        assert self.state is not None and self.decision is not None
+        e = self.state.evidence
+        from hotfix_actions.decide.canary.evidence import log_e_errors, log_e_latency
+
+        return {
+            "rule": self.decision.rule,
+            "e-value-errors": fmt.e_value(log_e_errors(e)),
+            "e-value-latency": fmt.e_value(log_e_latency(e)),
+            "canary-requests": fmt.count(e.canary_requests),
+            "canary-errors": fmt.count(e.canary_errors),
+            "baseline-requests": fmt.count(e.baseline_requests),
+            "baseline-errors": fmt.count(e.baseline_errors),
+            "intervals": str(self.state.intervals),
+        }
+
+
+def analyze(
+    settings: Settings,
+    source: Source,
+    arms: Mapping[str, str],
+    reporter: Reporter,
+    *,
+    schedule: Iterable[tuple[float, float]] | None = None,
+    clock: Clock | None = None,
+    polls: Iterable[Poll] | None = None,
+    record: Callable[[Poll], None] | None = None,
+) -> Analysis:
+    """Poll, observe, judge. Live (``clock``): a starting point now, then every interval until a final decision
+    or the duration. ``schedule``: (elapsed, unix time) pairs to query. ``polls``: recorded polls, replayed."""
+    policy = settings.policy
+    result = Analysis(state=start(policy))
+    tracker = Tracker()
+    for poll in _polls(settings, source, schedule, clock, polls):
+        result.polls += 1
+        if record is not None:
+            record(poll)
+        observation, tracker, notes = observe(policy, settings.kinds, tracker, poll, arms)
+        if observation is None:
+            reporter.step(f"[{fmt.duration(poll.elapsed):>6}] {'; '.join(notes)}")
+            continue
+        assert result.state is not None
+        result.state, interval, decision = step(policy, result.state, observation)
+        if notes:
+            interval = replace(interval, note="; ".join(filter(None, [interval.note, *notes])))
+        result.intervals.append(interval)
+        reporter.step(summary.interval_line(interval, policy.compare))
+        if decision.final:
+            result.decision = decision
+            return result
+    assert result.state is not None
+    result.decision = conclude(policy, result.state)
+    return result
+
+
+def _polls(
+    settings: Settings,
+    source: Source,
+    schedule: Iterable[tuple[float, float]] | None,
+    clock: Clock | None,
+    polls: Iterable[Poll] | None,
+) -> Iterator[Poll]:
+    if polls is not None:
+        yield from polls
+        return
+    if schedule is not None:
+        for elapsed, at in schedule:
+            yield source.poll(elapsed, at)
+        return
+    assert clock is not None
+    began = clock.monotonic()
+    yield source.poll(0.0, clock.time())
+    k = 1
+    while k * settings.interval <= settings.duration + 1e-9:
+        wait = began + k * settings.interval - clock.monotonic()
+        if wait > 0:
+            clock.sleep(wait)
+        yield source.poll(clock.monotonic() - began, clock.time())
+        k += 1
+
+
+def arm_labels(settings: Settings, namespace: str, canary: str, baseline: str) -> dict[str, ArmLabels]:
+    window = prom_duration(settings.interval)
+    return {
+        "canary": ArmLabels(namespace, canary, "canary", window, settings.selector),
+        "baseline": ArmLabels(namespace, baseline, "baseline", window, settings.selector),
+    }
