@@ -156,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
             pause = self.server.faults.take_delay()
             if pause:
                 time.sleep(pause)
-            failure = self.server.faults.take_failure(method)
+            failure = self.server.faults.take_failure(method, path)
             if failure is not None:
                 reason = "ServiceUnavailable" if failure == 503 else "InternalError"
                 message = (
