@@ -37,6 +37,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "promote": ("hotfix_actions.commands.promote", "Set the image on the primary Deployment, verify, record the LKG."),
     "status": ("hotfix_actions.commands.status", "Revisions with images, the last-known-good and the lock holder."),
     "snapshot": ("hotfix_actions.commands.snapshot", "YAML of a namespace or Deployment plus the LKG records."),
+    "canary": (
+        "hotfix_actions.commands.canary",
+        "Deploy a canary, judge it against the baseline, roll it back on failure.",
+    ),
+    "monitor": ("hotfix_actions.commands.monitor", "Watch a Deployment after promotion; roll it back when it fails."),
 }
 
 

@@ -1,0 +1,121 @@
+"""`hotfix monitor`: watch a Deployment after promotion; run the emergency rollback when it fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hotfix_actions.commands._cluster import (
+    check_names,
+    cluster_options,
+    deployments_for,
+    notifier_for,
+    open_cluster,
+    run_identity,
+)
+from hotfix_actions.commands._common import Edge, hotfix_command
+from hotfix_actions.commands.canary import metrics_for, prometheus_options
+from hotfix_actions.config.canary import CanaryConfig
+from hotfix_actions.config.cluster import ClusterConfig
+from hotfix_actions.config.rollback import RollbackConfig
+from hotfix_actions.report import Outcome
+
+__all__ = ["command"]
+
+
+@hotfix_command("monitor", short_help="Watch a Deployment after promotion; roll it back when it fails.")
+@click.option("--deployment", "-d", envvar="HOTFIX_DEPLOYMENT", required=True, help="Env: HOTFIX_DEPLOYMENT.")
+@click.option("--interval", envvar="HOTFIX_INTERVAL", default=None, help="Default: canary.monitor.interval (15s).")
+@click.option("--duration", envvar="HOTFIX_DURATION", default=None, help="Default: canary.monitor.duration (10m).")
+@click.option(
+    "--strategy",
+    envvar="HOTFIX_STRATEGY",
+    type=click.Choice(["undo", "blue-green", "redeploy", "auto"]),
+    default=None,
+    help="Rollback strategy on failure (default: .hotfix.yml rollback.strategy).",
+)
+@click.option("--severity", envvar="HOTFIX_SEVERITY", type=click.Choice(["critical", "high", "medium", "low"]))
+@click.option("--environment", envvar="HOTFIX_ENVIRONMENT", default="", help="GitHub environment (deployments).")
+@click.option("--github-token", envvar="HOTFIX_GITHUB_TOKEN", default=None, help="Record GitHub Deployments.")
+@click.option("--record", envvar="HOTFIX_RECORD", type=click.Path(dir_okay=False), default=None, help="Save polls.")
+@prometheus_options
+@cluster_options
+def command(
+    *,
+    edge: Edge,
+    deployment: str,
+    interval: str | None,
+    duration: str | None,
+    strategy: str | None,
+    severity: str | None,
+    environment: str,
+    github_token: str | None,
+    record: str | None,
+    prometheus_url: str | None,
+    prometheus_token: str | None,
+    kubeconfig: str | None,
+    kubeconfig_data: str | None,
+    context: str | None,
+    namespace: str | None,
+) -> Outcome:
+    """Watch a promoted Deployment with the canary judge's guardrails and fail-closed rules (one arm, no
+    baseline); when it fails, run the emergency rollback (the same service as `hotfix rollback`).
+
+    Exit 0 watched without a failure, 1 failed (rollback attempted), 2 bad input, 3 could not evaluate.
+    """
+    from hotfix_actions.kube.probe import HttpProbe
+    from hotfix_actions.services import monitor
+    from hotfix_actions.services.canary_loop import settings_from_config
+    from hotfix_actions.services.rollback import Context, RollbackRequest
+    from hotfix_actions.services.rollback import run as rollback_run
+
+    edge.reporter.mask(github_token)
+    check_names(deployment=deployment)
+    config = edge.config()
+    cfg = config.section(CanaryConfig)
+    settings = settings_from_config(
+        cfg,
+        interval=interval or cfg.monitor.interval,
+        duration=duration or cfg.monitor.duration,
+        compare=False,
+    )
+    run_id, run_url = run_identity(edge.env)
+    with (
+        metrics_for(edge, cfg, prometheus_url, prometheus_token) as metrics,
+        open_cluster(
+            edge,
+            config.section(ClusterConfig),
+            kubeconfig=kubeconfig,
+            kubeconfig_data=kubeconfig_data,
+            context=context,
+            namespace=namespace,
+        ) as cluster,
+    ):
+
+        def rollback(reason: str) -> Outcome:
+            request = RollbackRequest(
+                namespace=cluster.namespace,
+                deployment=deployment,
+                strategy=strategy,
+                severity=severity,
+                run_id=run_id,
+                run_url=run_url,
+                reason=reason,
+                environment=environment,
+                actor=edge.env.get("GITHUB_ACTOR", ""),
+                ref=edge.env.get("GITHUB_SHA", ""),
+            )
+            ctx = Context(
+                cluster=cluster,
+                reporter=edge.reporter,
+                probe=HttpProbe(),
+                deployments=deployments_for(edge, github_token),
+                notifier=notifier_for(edge),
+            )
+            return rollback_run(request, config.section(RollbackConfig), ctx)
+
+        request = monitor.MonitorRequest(cluster.namespace, deployment, Path(record) if record else None)
+        return monitor.run(
+            request, settings, cluster=cluster, metrics=metrics, reporter=edge.reporter, rollback=rollback
+        )
