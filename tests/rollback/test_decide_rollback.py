@@ -206,7 +206,8 @@ def test_lkg_record_round_trip_and_history() -> None:
     assert LkgRecord.from_annotations(annotations) == second
     past = history(annotations)
     assert [r.images for r in past] == [second.images, first.images]
-    assert "template" not in json.loads(annotations[LKG_HISTORY_ANNOTATION])[0]
+    assert "template" in json.loads(annotations[LKG_HISTORY_ANNOTATION])[1]
+    assert past[1].pod_template() == normalize_template(template("web:1"))
     assert templates_equal(second.pod_template() or {}, template("web:2", "zzz"))
     assert json.loads(annotations[LKG_ANNOTATION])["podTemplateHash"] == "h2"
 

@@ -43,6 +43,7 @@ REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 HASH_LABEL = "pod-template-hash"
 _MAX_STORED_TEMPLATE = 16 * 1024  # bytes of base64; annotations share a 256 KiB budget
 _HISTORY_LENGTH = 10
+_TEMPLATES_KEPT = 3  # the newest history entries keep their pod template, so a pruned one can still be rebuilt
 
 
 def _drop_nulls(value: Any) -> Any:
@@ -305,12 +306,14 @@ def with_lkg(deployment: Mapping[str, Any], record: LkgRecord) -> dict[str, Any]
     if previous is not None and previous != record:
         past.insert(1, previous)
     unique: list[LkgRecord] = []
-    for item in past:
-        if all(item.to_json(with_template=False) != seen.to_json(with_template=False) for seen in unique):
+    for item in past:  # newest first; one entry per release
+        if not any(item.same_release(seen) for seen in unique):
             unique.append(item)
     annotations[LKG_ANNOTATION] = record.to_json()
     annotations[LKG_HISTORY_ANNOTATION] = (
-        "[" + ",".join(r.to_json(with_template=False) for r in unique[:_HISTORY_LENGTH]) + "]"
+        "["
+        + ",".join(r.to_json(with_template=i < _TEMPLATES_KEPT) for i, r in enumerate(unique[:_HISTORY_LENGTH]))
+        + "]"
     )
     meta["annotations"] = annotations
     return result
