@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from hotfix_actions.sandbox.deployment_status import complete, progressed, set_condition
 from hotfix_actions.sandbox.rollout import RS, fenceposts, int_or_percent, new_rs_replicas, old_scale_down
 
 
@@ -64,3 +65,45 @@ def test_new_rs_replicas(replicas: int, surge: int, new: RS, olds: list[RS], exp
 )
 def test_old_scale_down(replicas: int, unavailable: int, new: RS, olds: list[RS], expected: dict[str, int]) -> None:
     assert old_scale_down(replicas, unavailable, new, olds) == expected
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ({"updatedReplicas": 1}, {"updatedReplicas": 2}, True),
+        ({"replicas": 4, "updatedReplicas": 2}, {"replicas": 3, "updatedReplicas": 2}, True),  # an old pod went
+        ({"readyReplicas": 1}, {"readyReplicas": 2}, True),
+        ({"availableReplicas": 1}, {"availableReplicas": 2}, True),
+        ({"replicas": 3, "updatedReplicas": 1, "availableReplicas": 2}, {"replicas": 3, "updatedReplicas": 1,
+                                                                        "availableReplicas": 2}, False),
+        ({"availableReplicas": 2}, {}, False),  # missing counts are 0: fewer is not progress
+    ],
+)  # fmt: skip
+def test_progressed(old: dict[str, int], new: dict[str, int], expected: bool) -> None:
+    assert progressed(old, new) is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ({"updatedReplicas": 3, "replicas": 3, "availableReplicas": 3, "observedGeneration": 2}, True),
+        ({"updatedReplicas": 3, "replicas": 4, "availableReplicas": 3, "observedGeneration": 2}, False),
+        ({"updatedReplicas": 3, "replicas": 3, "availableReplicas": 2, "observedGeneration": 2}, False),
+        ({"updatedReplicas": 3, "replicas": 3, "availableReplicas": 3, "observedGeneration": 1}, False),
+    ],
+)
+def test_complete(status: dict[str, int], expected: bool) -> None:
+    assert complete(status, 3, 2) is expected
+
+
+def test_set_condition_keeps_transition_time_for_the_same_status() -> None:
+    status: dict[str, Any] = {}
+    first = {"type": "Progressing", "status": "True", "reason": "NewReplicaSetCreated", "lastTransitionTime": "t1"}
+    assert set_condition(status, dict(first))
+    assert not set_condition(status, dict(first, lastTransitionTime="t9"))  # same status and reason: unchanged
+    assert set_condition(status, {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                                  "lastTransitionTime": "t2"})  # fmt: skip
+    assert status["conditions"][0]["lastTransitionTime"] == "t1"
+    assert set_condition(status, {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                                  "lastTransitionTime": "t3"})  # fmt: skip
+    assert status["conditions"][0]["lastTransitionTime"] == "t3"

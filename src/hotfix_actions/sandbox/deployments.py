@@ -6,8 +6,21 @@ from __future__ import annotations
 import copy
 
 from hotfix_actions.sandbox.api import Api, Obj
+from hotfix_actions.sandbox.deployment_status import (
+    HISTORY,
+    REVISION,
+    calculate,
+    complete,
+    condition,
+    new_condition,
+    progressed,
+    replicas_of,
+    revision,
+    set_condition,
+    st,
+)
 from hotfix_actions.sandbox.events import record
-from hotfix_actions.sandbox.objects import HASH_LABEL, parse_time, rfc3339, template_hash, template_key
+from hotfix_actions.sandbox.objects import HASH_LABEL, parse_time, template_hash, template_key
 from hotfix_actions.sandbox.pods import REPLICASETS, controller_of
 from hotfix_actions.sandbox.resources import resource
 from hotfix_actions.sandbox.rollout import RS, fenceposts, new_rs_replicas, old_scale_down
@@ -15,8 +28,6 @@ from hotfix_actions.sandbox.rollout import RS, fenceposts, new_rs_replicas, old_
 __all__ = ["REVISION", "SKIP_ANNOTATIONS", "DeploymentController"]
 
 DEPLOYMENTS = resource("apps", "v1", "deployments")
-REVISION = "deployment.kubernetes.io/revision"
-HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED = "deployment.kubernetes.io/desired-replicas"
 MAX = "deployment.kubernetes.io/max-replicas"
 SKIP_ANNOTATIONS = frozenset(
@@ -32,54 +43,8 @@ SKIP_ANNOTATIONS = frozenset(
 _COMPONENT = "deployment-controller"
 
 
-def _revision(rs: Obj) -> int:
-    try:
-        return int(((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION, "0"))
-    except ValueError:
-        return 0
-
-
-def _replicas(rs: Obj) -> int:
-    return int((rs.get("spec") or {}).get("replicas") or 0)
-
-
-def _st(obj: Obj, key: str) -> int:
-    return int((obj.get("status") or {}).get(key) or 0)
-
-
 def _rs(rs: Obj) -> RS:
-    return RS(rs["metadata"]["name"], _replicas(rs), _st(rs, "availableReplicas"))
-
-
-def _condition(status: Obj, kind: str) -> Obj | None:
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == kind:
-            found: Obj = cond
-            return found
-    return None
-
-
-def _set_condition(status: Obj, cond: Obj) -> bool:
-    """kube's SetDeploymentCondition: same status and reason -> unchanged; same status keeps lastTransitionTime."""
-    current = _condition(status, cond["type"])
-    if current and current["status"] == cond["status"] and current.get("reason") == cond.get("reason"):
-        return False
-    if current and current["status"] == cond["status"]:
-        cond["lastTransitionTime"] = current["lastTransitionTime"]
-    status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != cond["type"]] + [cond]
-    return True
-
-
-def _new_condition(kind: str, status: str, reason: str, message: str, now: float) -> Obj:
-    stamp = rfc3339(now)
-    return {
-        "type": kind,
-        "status": status,
-        "lastUpdateTime": stamp,
-        "lastTransitionTime": stamp,
-        "reason": reason,
-        "message": message,
-    }
+    return RS(rs["metadata"]["name"], replicas_of(rs), st(rs, "availableReplicas"))
 
 
 class DeploymentController:
@@ -112,7 +77,7 @@ class _Sync:
         key = template_key(self.spec.get("template"))
         owned.sort(key=lambda r: (r["metadata"].get("creationTimestamp", ""), r["metadata"]["name"]))
         self.new: Obj | None = next((r for r in owned if template_key(r["spec"].get("template")) == key), None)
-        self.olds = sorted((r for r in owned if r is not self.new), key=_revision)
+        self.olds = sorted((r for r in owned if r is not self.new), key=revision)
         self.uid = d["metadata"]["uid"]
 
     # -- helpers ----------------------------------------------------------------------------------------------
@@ -121,12 +86,12 @@ class _Sync:
         return str(self.d["metadata"]["name"])
 
     def _progressing(self, status: str, reason: str, message: str) -> None:
-        if _set_condition(self.status, _new_condition("Progressing", status, reason, message, self.now)):
+        if set_condition(self.status, new_condition("Progressing", status, reason, message, self.now)):
             self.ctl.progress_at[self.uid] = self.now
 
     def _scale(self, rs: Obj, size: int) -> Obj:
         """Resize a ReplicaSet and stamp desired/max-replicas; records ScalingReplicaSet."""
-        before = _replicas(rs)
+        before = replicas_of(rs)
         new = copy.deepcopy(rs)
         new["spec"]["replicas"] = size
         ann = new["metadata"].setdefault("annotations", {})
@@ -154,29 +119,29 @@ class _Sync:
 
     # -- the new ReplicaSet -------------------------------------------------------------------------------------
     def _ensure_new(self, create: bool) -> None:
-        max_old = max((_revision(r) for r in self.olds), default=0)
-        revision = max_old + 1
+        max_old = max((revision(r) for r in self.olds), default=0)
+        number = max_old + 1
         if self.new is not None:
             rs = copy.deepcopy(self.new)
             ann = rs["metadata"].setdefault("annotations", {})
             ann.update(self._copied_annotations())
-            old_rev = _revision(rs)
-            if old_rev < revision:
-                ann[REVISION] = str(revision)
+            old_rev = revision(rs)
+            if old_rev < number:
+                ann[REVISION] = str(number)
                 if old_rev > 0:
                     ann[HISTORY] = ",".join(filter(None, [ann.get(HISTORY, ""), str(old_rev)]))
             if int(rs["spec"].get("minReadySeconds") or 0) != int(self.spec.get("minReadySeconds") or 0):
                 rs["spec"]["minReadySeconds"] = int(self.spec.get("minReadySeconds") or 0)
             if rs != self.new:
                 self.new = self.api.write_internal(REPLICASETS, rs)
-            if _condition(self.status, "Progressing") is None:
+            if condition(self.status, "Progressing") is None:
                 self._progressing("True", "FoundNewReplicaSet", f'Found new replica set "{rs["metadata"]["name"]}"')
             return
         if not create:
             return
-        self.new = self._create_new(revision)
+        self.new = self._create_new(number)
 
-    def _create_new(self, revision: int) -> Obj:
+    def _create_new(self, number: int) -> Obj:
         template = copy.deepcopy(self.spec.get("template") or {})
         collisions = int(self.status.get("collisionCount") or 0)
         while True:
@@ -196,7 +161,7 @@ class _Sync:
             else self.replicas
         )
         annotations = self._copied_annotations() | {
-            REVISION: str(revision),
+            REVISION: str(number),
             DESIRED: str(self.replicas),
             MAX: str(self.replicas + self.surge),
         }
@@ -250,7 +215,7 @@ class _Sync:
         self._ensure_new(create=True)
         assert self.new is not None
         size = new_rs_replicas(self.replicas, self.surge, _rs(self.new), [_rs(r) for r in self.olds])
-        if size != _replicas(self.new):
+        if size != replicas_of(self.new):
             self._scale(self.new, size)
         plan = old_scale_down(self.replicas, self.unavailable, _rs(self.new), [_rs(r) for r in self.olds])
         for rs in self.olds:
@@ -259,15 +224,15 @@ class _Sync:
 
     def _recreate(self) -> None:
         self._ensure_new(create=False)
-        active = [r for r in self.olds if _replicas(r) > 0]
+        active = [r for r in self.olds if replicas_of(r) > 0]
         for rs in active:
             self._scale(rs, 0)
-        if active or any(_st(r, "replicas") > 0 for r in self.olds):
+        if active or any(st(r, "replicas") > 0 for r in self.olds):
             return
         if self.new is None:
             self._ensure_new(create=True)
         assert self.new is not None
-        if _replicas(self.new) != self.replicas:
+        if replicas_of(self.new) != self.replicas:
             self._scale(self.new, self.replicas)
 
     def _scale_only(self) -> None:
@@ -277,7 +242,7 @@ class _Sync:
         never repeats forever.
         """
         everything = ([self.new] if self.new else []) + self.olds
-        active = [r for r in everything if _replicas(r) > 0]
+        active = [r for r in everything if replicas_of(r) > 0]
         target: Obj | None = None
         if len(active) == 1:
             target = active[0]
@@ -289,7 +254,7 @@ class _Sync:
         if not active:
             return
         new = self.new
-        if new is not None and _replicas(new) == self.replicas and _st(new, "availableReplicas") == self.replicas:
+        if new is not None and replicas_of(new) == self.replicas and st(new, "availableReplicas") == self.replicas:
             for rs in active:
                 if rs is not new:
                     self._scale(rs, 0)
@@ -298,10 +263,10 @@ class _Sync:
         if self.spec.get("strategy", {}).get("type") == "Recreate":
             return
         allowed = self.replicas + self.surge if self.replicas > 0 else 0
-        total = sum(_replicas(r) for r in active)
+        total = sum(replicas_of(r) for r in active)
         add = allowed - total
-        ordered = sorted(active, key=lambda r: (_replicas(r), r is self.new), reverse=add >= 0)
-        sizes = [max(_replicas(r) + int(add * _replicas(r) / total), 0) for r in ordered]
+        ordered = sorted(active, key=lambda r: (replicas_of(r), r is self.new), reverse=add >= 0)
+        sizes = [max(replicas_of(r) + int(add * replicas_of(r) / total), 0) for r in ordered]
         if add:
             sizes[0] = max(sizes[0] + allowed - sum(sizes), 0)
         for rs, size in zip(ordered, sizes, strict=True):
@@ -310,7 +275,7 @@ class _Sync:
     def _scaling_event(self) -> bool:
         for rs in ([self.new] if self.new else []) + self.olds:
             desired = (rs["metadata"].get("annotations") or {}).get(DESIRED)
-            if _replicas(rs) > 0 and desired is not None and desired != str(self.replicas):
+            if replicas_of(rs) > 0 and desired is not None and desired != str(self.replicas):
                 return True
         return False
 
@@ -319,51 +284,21 @@ class _Sync:
         limit = self.spec.get("revisionHistoryLimit")
         if limit is None:
             return
-        cleanable = [r for r in self.olds if _replicas(r) == 0 and _st(r, "replicas") == 0]
+        cleanable = [r for r in self.olds if replicas_of(r) == 0 and st(r, "replicas") == 0]
         excess = len(cleanable) - int(limit)
-        for rs in sorted(cleanable, key=_revision)[: max(excess, 0)]:
+        for rs in sorted(cleanable, key=revision)[: max(excess, 0)]:
             self.api.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"])
             self.olds.remove(rs)
 
     def _calculate(self) -> Obj:
-        all_rs = ([self.new] if self.new else []) + self.olds
-        available = sum(_st(r, "availableReplicas") for r in all_rs)
-        counts = {
-            "observedGeneration": int(self.d["metadata"].get("generation") or 1),
-            "replicas": sum(_st(r, "replicas") for r in all_rs),
-            "updatedReplicas": _st(self.new, "replicas") if self.new else 0,
-            "readyReplicas": sum(_st(r, "readyReplicas") for r in all_rs),
-            "availableReplicas": available,
-            "unavailableReplicas": max(sum(_replicas(r) for r in all_rs) - available, 0),
-        }
-        status = {k: v for k, v in self.status.items() if k not in counts}
-        status.update({k: v for k, v in counts.items() if v})
-        if available >= self.replicas - self.unavailable:
-            cond = _new_condition(
-                "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", self.now
-            )
-        else:
-            cond = _new_condition(
-                "Available",
-                "False",
-                "MinimumReplicasUnavailable",
-                "Deployment does not have minimum availability.",
-                self.now,
-            )
-        _set_condition(status, cond)
-        return status
+        generation = int(self.d["metadata"].get("generation") or 1)
+        return calculate(self.status, generation, self.new, self.olds, self.replicas, self.unavailable, self.now)
 
     def _complete(self, status: Obj) -> bool:
-        return (
-            int(status.get("updatedReplicas") or 0) == self.replicas
-            and int(status.get("replicas") or 0) == self.replicas
-            and int(status.get("availableReplicas") or 0) == self.replicas
-            and int(status.get("observedGeneration") or 0) >= int(self.d["metadata"].get("generation") or 1)
-        )
+        return complete(status, self.replicas, int(self.d["metadata"].get("generation") or 1))
 
     def _rollout_conditions(self, new_status: Obj) -> None:
-        old = self.d.get("status") or {}
-        current = _condition(new_status, "Progressing")
+        current = condition(new_status, "Progressing")
         rs_name = self.new["metadata"]["name"] if self.new else ""
         what = f'ReplicaSet "{rs_name}"' if self.new else f'Deployment "{self.name}"'
         self.status = new_status
@@ -373,18 +308,10 @@ class _Sync:
             and current.get("reason") == "NewReplicaSetAvailable"
         ):
             return
-        old_old = _st(self.d, "replicas") - _st(self.d, "updatedReplicas")
-        new_old = int(new_status.get("replicas") or 0) - int(new_status.get("updatedReplicas") or 0)
-        progressed = (
-            int(new_status.get("updatedReplicas") or 0) > int(old.get("updatedReplicas") or 0)
-            or new_old < old_old
-            or int(new_status.get("readyReplicas") or 0) > int(old.get("readyReplicas") or 0)
-            or int(new_status.get("availableReplicas") or 0) > int(old.get("availableReplicas") or 0)
-        )
         if self._complete(new_status):
             self._progressing("True", "NewReplicaSetAvailable", f"{what} has successfully progressed.")
-        elif progressed:
-            cond = _new_condition("Progressing", "True", "ReplicaSetUpdated", f"{what} is progressing.", self.now)
+        elif progressed(self.d.get("status") or {}, new_status):
+            cond = new_condition("Progressing", "True", "ReplicaSetUpdated", f"{what} is progressing.", self.now)
             if current and current["status"] == "True":
                 cond["lastTransitionTime"] = current["lastTransitionTime"]
             new_status["conditions"] = [c for c in new_status.get("conditions") or [] if c["type"] != "Progressing"]
@@ -399,7 +326,7 @@ class _Sync:
                 self._progressing("False", "ProgressDeadlineExceeded", f"{what} has timed out progressing.")
 
     def _paused_conditions(self) -> None:
-        current = _condition(self.status, "Progressing")
+        current = condition(self.status, "Progressing")
         if current and current.get("reason") == "ProgressDeadlineExceeded":
             return
         paused_cond = current is not None and current.get("reason") == "DeploymentPaused"
@@ -434,6 +361,6 @@ class _Sync:
         d = copy.deepcopy(self.d)
         d["status"] = self.status
         if self.new is not None:
-            d["metadata"].setdefault("annotations", {})[REVISION] = str(_revision(self.new))
+            d["metadata"].setdefault("annotations", {})[REVISION] = str(revision(self.new))
         if d != self.d:
             self.api.write_internal(DEPLOYMENTS, d)
