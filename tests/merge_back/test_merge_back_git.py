@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import read_outputs
 from tests.gitrepos import clone, git
 from tests.merge_back.helpers import contains, merge_back, parents, project, protect, unprotect
+from tests.notify.receiver import Answer, Receiver
 
 
 def _refs(origin: Path) -> str:
@@ -187,3 +188,16 @@ def test_skip_older_release_and_develop_rules_from_the_config(tmp_path: Path) ->
     assert git(origin, "rev-parse", "develop") == develop_before
     assert contains(origin, git(work.path, "rev-parse", branch), "release/1.1")
     assert git(origin, "branch", "--list", branch) == ""  # excluded targets are not waited for
+
+
+def test_one_notification_and_a_failed_one_is_only_a_warning(tmp_path: Path, receiver: Receiver) -> None:
+    _, work, branch = project(tmp_path)
+    receiver.script = [Answer(404, "no_service")]
+    env = {"HOTFIX_SLACK_WEBHOOK_URL": receiver.url(), "GITHUB_ACTOR": "alice"}
+    result = merge_back(work, "--branch", branch, env=env)
+    assert result.exit_code == 0, result.output
+    assert "notification: Slack answered HTTP 404" in result.output
+    (message,) = receiver.received
+    blocks = message.json["blocks"]
+    assert blocks[0]["text"]["text"] == "🔀 Hotfix v1.0.1 merged back"
+    assert "*Actor*\nalice" in [f["text"] for f in blocks[1]["fields"]]
