@@ -27,7 +27,10 @@ def run_url(env: Mapping[str, str]) -> str:
 
 @hotfix_command("merge-back", short_help="Merge a finished hotfix into develop and open release branches; tag it.")
 @click.option(
-    "--branch", envvar="HOTFIX_BRANCH", help="The hotfix branch (default: the checked-out one). Env: HOTFIX_BRANCH."
+    "--branch",
+    envvar="HOTFIX_BRANCH",
+    help="The hotfix branch (default: GITHUB_HEAD_REF, a pushed hotfix/* GITHUB_REF_NAME, else the "
+    "checked-out one). Env: HOTFIX_BRANCH.",
 )
 @click.option(
     "--version", "version", envvar="HOTFIX_VERSION", help="X.Y.Z; must match the branch name. Env: HOTFIX_VERSION."
@@ -51,7 +54,8 @@ def run_url(env: Mapping[str, str]) -> str:
     "--github-token",
     envvar="HOTFIX_GITHUB_TOKEN",
     default=None,
-    help="Token for pull requests, the release and git over https. Env: HOTFIX_GITHUB_TOKEN.",
+    help="Token for pull requests, the release and git over https. Pass it as HOTFIX_GITHUB_TOKEN: "
+    "an argument is visible to other processes.",
 )
 @click.option("--github-repository", envvar="GITHUB_REPOSITORY", default=None, help="owner/name.")
 @click.option("--github-api-url", envvar="GITHUB_API_URL", default="https://api.github.com", show_default=True)
@@ -98,7 +102,9 @@ def command(
         env, header = git_auth_env(github_token, github_server_url, env)
         reporter.mask(header.partition("basic ")[2])
     git = GitCli(root, env=env)
-    chosen = branch or edge.env.get("GITHUB_HEAD_REF") or git.current_branch()
+    ref_name = edge.env.get("GITHUB_REF_NAME", "")
+    pushed = ref_name if ref_name.startswith("hotfix/") else None
+    chosen = branch or edge.env.get("GITHUB_HEAD_REF") or pushed or git.current_branch()
     if not chosen:
         raise UsageError("no hotfix branch", input_name="--branch", fix="pass --branch hotfix/vX.Y.Z-<slug>")
     client = options(github_api_url, write_interval=github_write_interval, on_retry=reporter.info)

@@ -16,7 +16,7 @@ from hotfix_actions.config.repository import RepositoryConfig
 from hotfix_actions.decide import merge_back as mb
 from hotfix_actions.decide.names import branch_name_problem
 from hotfix_actions.decide.validate import check_branch
-from hotfix_actions.decide.verdict import Status, Verdict
+from hotfix_actions.decide.verdict import Status, Verdict, worst_status
 from hotfix_actions.decide.version import SemVer
 from hotfix_actions.errors import GitHubError, RejectedError, UsageError
 from hotfix_actions.ports import Event, GitHubRepoApi, GitMerge, Notifier
@@ -310,8 +310,6 @@ def _finish(
     reporter: Reporter,
     notifier: Notifier,
 ) -> Outcome:
-    from hotfix_actions.decide.verdict import worst_status
-
     verdict = worst_status(r.status for r in rows)
     pending = [
         {"branch": r.branch, "url": r.url, "reason": r.reason}
