@@ -1,10 +1,34 @@
-"""The local simulated Kubernetes cluster: an API server the real kubectl accepts, with Deployment, ReplicaSet and
-pod controllers, fault knobs and snapshots. Standard library HTTP; nothing here imports the kubernetes SDK.
+"""The local simulated Kubernetes cluster: an API server the real kubectl (v1.32 via the gcloud dispatcher) and the
+``kubernetes`` Python client accept, with Deployment, ReplicaSet, pod and namespace controllers, fault knobs and
+snapshots. Standard-library HTTP on 127.0.0.1; nothing here imports the kubernetes SDK.
 
     from hotfix_actions.sandbox import Sandbox
-    with Sandbox.start(ready_delay=0.3, crash_images=r"(:bad|:crash)") as sb:
-        sb.apply(deployment_yaml)
-        subprocess.run(["kubectl", "--kubeconfig", str(sb.kubeconfig_path), "get", "pods"])
+    with Sandbox.start(ready_delay=0.3, crash_images=r"(:bad|:crash)", tick=0.05) as sb:   # port 0: a free port
+        sb.url, sb.kubeconfig_path            # plain http, context "sandbox", namespace "default"
+        sb.apply(obj_or_yaml_text)            # create-or-update (dict, list of dicts, multi-doc YAML)
+        sb.get("apps/v1", "deployments", "default", "web")          # dict or None
+        sb.list("v1", "pods", "default", label_selector="app=web")  # list of dicts
+        sb.wait_rollout("default", "web", timeout=10)               # kubectl's "successfully rolled out" rule
+        sb.faults.fail_next(3, status=503, methods=None, path=None) # next N API requests fail
+        sb.faults.fail_for(2.0, status=503)                         # an outage for 2 s
+        sb.faults.delay(0.5, n=None)                                # delay every (or the next n) answers
+        sb.faults.drop_watches(refuse=False)                        # cut open watch streams
+        sb.faults.conflict_next_write(1)                            # next write answers 409 Conflict
+        sb.faults.clear()
+        sb.settings.ready_delay = 2.0                               # knobs may change while it runs
+
+``Sandbox.start(ready_delay=0.3, crash_images=None, tick=0.05, snapshot=None, port=0, kubeconfig_path=None,
+progress_deadline_default=600, pull_fail_images=None, crash_period=1.0)``: images matching ``crash_images`` crash-loop
+(CrashLoopBackOff, never Ready); ``pull_fail_images`` stay Pending with ImagePullBackOff; a pod template with a
+``nodeSelector`` the single node ``sandbox-node`` does not satisfy stays Pending/Unschedulable. ``snapshot`` is a JSON
+file loaded at start and saved on ``stop()`` and on ``POST /_sandbox/snapshot``.
+
+Over HTTP (for other processes, e.g. workflows run by act): ``GET /_sandbox/healthz``; ``GET|POST /_sandbox/faults``
+(``{"fail_next": 3, "status": 503, "methods": [...], "path": "/deployments", "fail_for": 2, "delay": 0.5,
+"delay_count": 1, "drop_watches": true, "refuse_watches": false, "conflict_next_write": 1, "clear": true}``);
+``GET|POST /_sandbox/settings``; ``POST /_sandbox/apply`` (``{"objects": [...]}``); ``GET|POST /_sandbox/snapshot``.
+
+``hotfix sandbox up|down|status`` runs it as a background process (``python -m hotfix_actions.sandbox``).
 """
 
 from __future__ import annotations
