@@ -125,6 +125,13 @@ def test_rollout_status_fails_on_the_progress_deadline(sandbox: Sandbox, kubectl
     assert time.monotonic() - start < 8
     pods = kubectl("get", "pods", "-l", "app=web").stdout
     assert "CrashLoopBackOff" in pods
+    # and the classic recovery: undo, then the rollout completes on the old pods
+    kubectl("rollout", "undo", "deployment/web")
+    assert (
+        'deployment "web" successfully rolled out'
+        in kubectl("rollout", "status", "deployment/web", "--timeout=30s").stdout
+    )
+    assert "CrashLoopBackOff" not in kubectl("get", "pods", "-l", "app=web").stdout
 
 
 def test_rollout_history(sandbox: Sandbox, kubectl: Kubectl) -> None:

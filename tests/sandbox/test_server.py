@@ -287,3 +287,27 @@ def test_settings_and_snapshot_endpoints(sandbox: Sandbox, http: httpx.Client, t
     saved = http.post("/_sandbox/snapshot", json={"path": str(target)}).json()["saved"]
     data = json.loads(target.read_text())
     assert saved == str(target) and any(o["metadata"]["name"] == "db" for o in data["objects"])
+
+
+def test_watch_from_a_resource_version_older_than_the_log_is_410_expired(tmp_path: Any) -> None:
+    snap = tmp_path / "snap.json"
+    with Sandbox.start(snapshot=snap, tick=0.02) as sb:
+        sb.apply(deployment(replicas=0))
+    with Sandbox.start(snapshot=snap, tick=0.02) as sb, httpx.Client(base_url=sb.url, timeout=10) as client:
+        lines = client.get(f"{DEPLOY}?watch=true&resourceVersion=1&timeoutSeconds=2").text.splitlines()
+        event = json.loads(lines[0])
+        assert event["type"] == "ERROR" and event["object"]["code"] == 410 and event["object"]["reason"] == "Expired"
+
+
+def test_server_dry_run_changes_nothing(sandbox: Sandbox, http: httpx.Client) -> None:
+    created = http.post(f"{DEPLOY}?dryRun=All", json=deployment())
+    assert created.status_code == 201 and created.json()["metadata"]["name"] == "web"
+    assert sandbox.get("apps/v1", "deployments", "default", "web") is None
+    sandbox.apply(service())
+    before = sandbox.get("v1", "services", "default", "web")
+    patched = http.patch("/api/v1/namespaces/default/services/web?dryRun=All", json={"spec": {"selector": {"x": "y"}}},
+                         headers={"Content-Type": "application/merge-patch+json"})  # fmt: skip
+    assert patched.status_code == 200 and patched.json()["spec"]["selector"] == {"app": "web", "x": "y"}
+    assert sandbox.get("v1", "services", "default", "web") == before
+    assert http.delete("/api/v1/namespaces/default/services/web?dryRun=All").status_code == 200
+    assert sandbox.get("v1", "services", "default", "web") == before

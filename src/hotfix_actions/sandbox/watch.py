@@ -60,7 +60,8 @@ def stream(
 ) -> str:
     """Serve one watch until it times out, the client leaves, the server stops or watches are dropped.
 
-    Returns why it ended: ``timeout``, ``gone``, ``stopped`` or ``dropped``.
+    Returns why it ended: ``timeout`` or ``error`` (an ERROR event was sent; the stream ends cleanly), ``gone``
+    (the client left), ``stopped`` (the server stops) or ``dropped`` (the fault knob: cut abruptly).
     """
     epoch = faults.watch_epoch
     if faults.refuse_watches:
@@ -82,7 +83,7 @@ def stream(
                     "object": status_body(400, f"invalid resource version {resource_version!r}", reason="BadRequest"),
                 }
             )
-            return "gone"
+            return "error"
     while True:
         if stopping():
             return "stopped"
@@ -94,7 +95,7 @@ def stream(
         if changes is None:
             message = f"too old resource version: {cursor} ({now_rv})"
             send({"type": "ERROR", "object": status_body(410, message, reason="Expired")})
-            return "gone"
+            return "error"
         for change in changes:
             if namespace is not None and change.namespace != namespace:
                 continue
