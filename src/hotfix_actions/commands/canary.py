@@ -15,6 +15,7 @@ from hotfix_actions.commands._common import Edge, hotfix_command
 from hotfix_actions.config.canary import CanaryConfig
 from hotfix_actions.config.cluster import ClusterConfig
 from hotfix_actions.decide.canary.templates import parse_duration
+from hotfix_actions.decide.names import image_problem
 from hotfix_actions.errors import UsageError
 from hotfix_actions.report import Outcome
 
@@ -150,6 +151,8 @@ def command(
     if not deployment:
         raise UsageError("missing", input_name="--deployment", fix="name the primary Deployment (or use --replay)")
     check_names(deployment=deployment, canary=canary_name, baseline=baseline)
+    if image and (problem := image_problem(image)):
+        raise UsageError(f"{image!r} {problem}", input_name="--image", fix="pass registry/name:tag or name@digest")
     if time_from or time_to:
         if not time_from:
             raise UsageError("--to needs --from", input_name="--from")

@@ -171,9 +171,8 @@ def judge_only(
     decision = analysis.decision
     assert decision is not None
     outputs = {"rolled-back": "false", **analysis.outputs()}
-    row = Row("analysis", Status.PASS if decision.verdict is Verdict.PASS else Status.ERROR, decision.rule)
-    if decision.verdict is Verdict.FAIL:
-        row = Row("analysis", Status.FAIL, decision.rule)
+    status = {Verdict.PASS: Status.PASS, Verdict.FAIL: Status.FAIL}.get(decision.verdict, Status.ERROR)
+    row = Row("analysis", status, f"{decision.verdict.value} by {decision.rule}: {'; '.join(decision.reasons)}")
     return _outcome(settings, analysis, list(decision.reasons), outputs, [row])
 
 

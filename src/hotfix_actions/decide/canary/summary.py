@@ -95,7 +95,7 @@ def _charts(policy: Policy, intervals: Sequence[Interval]) -> str:
         p95_names.append(f"guardrail max {fmt.seconds(max_p95)}")
     note = " Intervals without data are left out." if step == 1 else f" Every {step}th interval shown."
     return (
-        _chart("Error rate per interval (%)", "error rate (%)", xs, err_lines, ", ".join(err_names) + "." + note)
+        _chart("Error rate per interval (%)", "error rate (%)", xs, err_lines, ", ".join(err_names) + "." + note[:-1])
         + "\n"
         + _chart("p95 latency per interval (s)", "p95 (s)", xs, p95_lines, ", ".join(p95_names))
     )

@@ -1,0 +1,321 @@
+"""`hotfix canary` and `hotfix monitor` through click's CliRunner, reading back GITHUB_OUTPUT and the step summary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from hotfix_actions.cli import cli
+from hotfix_actions.config.promote import PromoteConfig
+from hotfix_actions.config.rollback import LockConfig
+from hotfix_actions.decide.canary.observe import Poll, QueryResult
+from hotfix_actions.decide.verdict import Verdict
+from hotfix_actions.kube import ConnectOptions, connect
+from hotfix_actions.sandbox import Sandbox
+from hotfix_actions.sandbox.sample_app import Knobs
+from hotfix_actions.services import promote
+from hotfix_actions.services.canary_loop import poll_to_json
+from tests.canary.stack import HEALTHY, Stack, stack
+from tests.kube.kubefix import FAST, GOOD, GOOD2, NS, context, deployment, image_of, start_sandbox
+
+CONFIG = """\
+version: 1
+canary:
+  min_requests: 100
+  ready_timeout: 4s
+  monitor: {interval: 1s, duration: 8s}
+rollback:
+  wait_timeout: 20
+  lock: {ttl_seconds: 30, timeout_seconds: 2}
+"""
+
+
+def outputs(path: Path) -> dict[str, str]:
+    """Parse GITHUB_OUTPUT's ``name<<delimiter`` blocks."""
+    found: dict[str, str] = {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    i = 0
+    while i < len(lines):
+        name, _, delimiter = lines[i].partition("<<")
+        end = lines.index(delimiter, i + 1)
+        found[name] = "\n".join(lines[i + 1 : end])
+        i = end + 1
+    return found
+
+
+def invoke(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[Result, dict[str, str], str]:
+    out, summary = tmp_path / "output.txt", tmp_path / "summary.md"
+    out.write_text("")
+    summary.write_text("")
+    config = tmp_path / "hotfix.yml"
+    config.write_text(CONFIG)
+    full_env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)}
+    full_env.update(env or {})
+    result = CliRunner().invoke(cli, [args[0], "--config", str(config), *args[1:]], env=full_env)
+    return result, outputs(out), summary.read_text(encoding="utf-8")
+
+
+def one(value: float) -> QueryResult:
+    return QueryResult((((("instance", "a:1"),), value),))
+
+
+def recorded_polls(path: Path, canary_errors: list[int], baseline_errors: list[int], per_poll: int = 100) -> None:
+    """Synthesised --record output: cumulative counters per poll, histogram of fast requests."""
+    lines = []
+    for k, (ce, be) in enumerate(zip(canary_errors, baseline_errors, strict=True)):
+        results = {}
+        for role, errors in (("canary", ce), ("baseline", be)):
+            n = float(per_poll * k)
+            buckets = [((("instance", "a:1"), ("le", le)), n) for le in ("0.1", "0.25", "0.5", "1.0", "2.0", "+Inf")]
+            results[role] = {
+                "requests": one(n),
+                "errors": one(float(errors)),
+                "latency": QueryResult(tuple(buckets)),
+            }
+        lines.append(poll_to_json(Poll(float(k), 1_700_000_000.0 + k, results, {"canary": (1, 1)})))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_replay_fail_writes_outputs_and_summary(tmp_path: Path) -> None:
+    polls = tmp_path / "polls.jsonl"
+    recorded_polls(polls, [0, 5, 10, 15, 20], [0, 0, 0, 0, 0])
+    result, out, summary = invoke(tmp_path, "canary", "--replay", str(polls))
+    assert result.exit_code == 1, result.output
+    assert out["verdict"] == "FAIL"
+    assert out["rule"] == "sequential test (errors)"
+    assert out["canary-requests"] == "200" and out["canary-errors"] == "10"
+    assert float(out["e-value-errors"]) >= 200
+    assert "canary worse than baseline" in json.loads(out["reasons"])[0]
+    assert "| # | elapsed | canary requests |" in summary
+    assert "xychart-beta" not in summary or summary.count("xychart-beta") == 2
+    assert "starting point recorded" in result.output
+
+
+def test_replay_pass_and_chart(tmp_path: Path) -> None:
+    polls = tmp_path / "polls.jsonl"
+    recorded_polls(polls, [0, 0, 1, 1, 1, 2], [0, 1, 1, 2, 2, 2])
+    result, out, summary = invoke(tmp_path, "canary", "--replay", str(polls), "--duration", "5s", "--interval", "1s")
+    assert result.exit_code == 0, result.output
+    assert out["verdict"] == "PASS" and out["rule"] == "duration complete"
+    assert summary.count("xychart-beta") == 2
+    assert "guardrail max 5.00%" in summary and "guardrail max 2.00s" in summary
+    assert 'x-axis "elapsed (s)" [1, 2, 3, 4, 5]' in summary
+
+
+def test_replay_too_little_traffic_exits_3(tmp_path: Path) -> None:
+    polls = tmp_path / "polls.jsonl"
+    recorded_polls(polls, [0, 0, 0], [0, 0, 0], per_poll=10)
+    result, out, _ = invoke(tmp_path, "canary", "--replay", str(polls))
+    assert result.exit_code == 3
+    assert out["verdict"] == "INCONCLUSIVE" and out["rule"] == "insufficient traffic"
+
+
+def test_replay_of_a_broken_file_is_a_usage_error(tmp_path: Path) -> None:
+    polls = tmp_path / "polls.jsonl"
+    polls.write_text('{"elapsed": 1}\n')
+    result, out, _ = invoke(tmp_path, "canary", "--replay", str(polls))
+    assert result.exit_code == 2
+    assert "polls.jsonl:1: not a recorded poll" in json.loads(out["reasons"])[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["--image", "web:1.1"], "--deployment: missing"),
+        (["-d", "Web_1", "--prometheus-url", "http://127.0.0.1:9"], "--deployment"),
+        (["-d", "web", "--image", "bad image!", "--prometheus-url", "http://127.0.0.1:9"], "--image"),
+        (["-d", "web"], "no Prometheus URL"),
+        (["--replay", "x", "--from", "-5m"], "does not exist"),
+        (["-d", "web", "--interval", "ten", "--prometheus-url", "http://127.0.0.1:9"], "not a duration"),
+        (["-d", "web", "--to", "now", "--prometheus-url", "http://127.0.0.1:9"], "--to needs --from"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, args: list[str], text: str) -> None:
+    result, _, _ = invoke(tmp_path, "canary", *args)
+    assert result.exit_code == 2, result.output
+    assert text in result.output
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with stack(tmp_path_factory.mktemp("prom")) as s:
+        yield s
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with start_sandbox() as sb:
+        yield sb
+
+
+def _canary(sandbox: Sandbox, tmp_path: Path, live: Stack, *extra: str) -> tuple[Result, dict[str, str], str]:
+    return invoke(
+        tmp_path,
+        "canary",
+        "-d",
+        "web",
+        "--image",
+        GOOD2,
+        "--interval",
+        "1s",
+        "--duration",
+        "6s",
+        "--kubeconfig",
+        str(sandbox.kubeconfig_path),
+        "--prometheus-url",
+        live.prom.url,
+        *extra,
+    )
+
+
+def test_canary_end_to_end_pass_then_fail_rolls_back(sandbox: Sandbox, live: Stack, tmp_path: Path) -> None:
+    sandbox.apply(deployment(image=GOOD))
+    sandbox.wait_rollout(NS, "web")
+    live.reset()
+    record = tmp_path / "polls.jsonl"
+    result, out, summary = _canary(sandbox, tmp_path, live, "--record", str(record))
+    assert result.exit_code == 0, result.output
+    assert out["verdict"] == "PASS" and out["canary"] == "web-canary" and out["rolled-back"] == "false"
+    canary = sandbox.get("apps/v1", "deployments", NS, "web-canary")
+    assert canary is not None and image_of(sandbox, "web-canary") == GOOD2
+    assert canary["spec"]["template"]["metadata"]["labels"]["track"] == "canary"
+    assert canary["spec"]["replicas"] == 1
+    assert image_of(sandbox) == GOOD  # the primary is untouched
+    assert "web-canary created" in result.output and "so far" in result.output
+    assert int(out["canary-requests"]) >= 100 and int(out["intervals"]) == 6
+
+    replayed, replay_out, _ = invoke(
+        tmp_path, "canary", "--replay", str(record), "--interval", "1s", "--duration", "6s"
+    )
+    assert replayed.exit_code == 0 and replay_out["verdict"] == "PASS"
+    assert replay_out["canary-requests"] == out["canary-requests"]
+
+    live.reset(canary=Knobs(error_rate=0.2, latency_median=0.02, latency_sigma=0.3, load_rps=60.0))
+    result, out, summary = _canary(sandbox, tmp_path, live, "--duration", "20s")
+    assert result.exit_code == 1, result.output
+    assert out["verdict"] == "FAIL" and out["rolled-back"] == "true"
+    assert "updated (was" in result.output
+    canary = sandbox.get("apps/v1", "deployments", NS, "web-canary")
+    assert canary is not None and canary["spec"]["replicas"] == 0
+    assert "scaled web-canary to 0 replicas" in json.loads(out["reasons"])[-1]
+    assert "❌" in summary and "rollback" in summary
+
+    past, past_out, _ = invoke(
+        tmp_path,
+        "canary",
+        "-d",
+        "web",
+        "--from",
+        "-8s",
+        "--interval",
+        "1s",
+        "--duration",
+        "8s",
+        "--prometheus-url",
+        live.prom.url,
+    )
+    assert past_out["verdict"] in {"FAIL", "PASS", "INCONCLUSIVE"} and "intervals" in past_out, past.output
+    assert past_out["verdict"] == "FAIL", past.output  # the last 8 s were the failing canary
+    live.reset(canary=HEALTHY)
+
+
+def test_canary_that_never_gets_ready_is_rolled_back(sandbox: Sandbox, live: Stack, tmp_path: Path) -> None:
+    sandbox.apply(deployment(image=GOOD))
+    sandbox.wait_rollout(NS, "web")
+    result, out, _ = invoke(
+        tmp_path,
+        "canary",
+        "-d",
+        "web",
+        "--image",
+        "registry.example/web:bad",
+        "--rollback",
+        "primary-image",
+        "--kubeconfig",
+        str(sandbox.kubeconfig_path),
+        "--prometheus-url",
+        live.prom.url,
+    )
+    assert result.exit_code == 1, result.output
+    assert out["rolled-back"] == "true"
+    assert "did not become Ready" in json.loads(out["reasons"])[0]
+    assert image_of(sandbox, "web-canary") == GOOD  # back to the primary's image
+
+
+def test_prometheus_down_deploys_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.apply(deployment(image=GOOD))
+    result, out, _ = invoke(
+        tmp_path,
+        "canary",
+        "-d",
+        "web",
+        "--image",
+        GOOD2,
+        "--kubeconfig",
+        str(sandbox.kubeconfig_path),
+        "--prometheus-url",
+        "http://127.0.0.1:9",
+    )
+    assert result.exit_code == 3, result.output
+    assert out["verdict"] == "ERROR" and "Prometheus query failed" in out["reasons"]
+    assert sandbox.get("apps/v1", "deployments", NS, "web-canary") is None
+
+
+def test_monitor_rolls_back_a_failing_release(sandbox: Sandbox, live: Stack, tmp_path: Path) -> None:
+    with connect(ConnectOptions(kubeconfig=str(sandbox.kubeconfig_path)), FAST, poll_interval=0.05) as cluster:
+        sandbox.apply(deployment(image=GOOD))
+        sandbox.wait_rollout(NS, "web")
+        for image in (GOOD, GOOD2):
+            outcome = promote.run(
+                promote.PromoteRequest(namespace=NS, deployment="web", image=image, run_id="promote-run"),
+                PromoteConfig(wait_timeout=20),
+                LockConfig(ttl_seconds=30, timeout_seconds=2),
+                context(cluster),
+            )
+            assert outcome.verdict is Verdict.PASS, outcome.reasons
+    live.reset(baseline=Knobs(error_rate=0.3, latency_median=0.02, latency_sigma=0.3, load_rps=60.0))
+    try:
+        result, out, summary = invoke(
+            tmp_path,
+            "monitor",
+            "-d",
+            "web",
+            "--strategy",
+            "undo",
+            "--kubeconfig",
+            str(sandbox.kubeconfig_path),
+            "--prometheus-url",
+            live.prom.url,
+        )
+    finally:
+        live.reset()
+    assert result.exit_code == 1, result.output
+    assert out["verdict"] == "FAIL" and out["rolled-back"] == "true", result.output
+    assert "guardrail error rate" in json.loads(out["reasons"])[0]
+    assert image_of(sandbox) == GOOD
+    assert "Monitor of web" in summary
+
+
+def test_monitor_of_a_healthy_release_passes(sandbox: Sandbox, live: Stack, tmp_path: Path) -> None:
+    sandbox.apply(deployment(image=GOOD))
+    sandbox.wait_rollout(NS, "web")
+    live.reset()
+    result, out, _ = invoke(
+        tmp_path,
+        "monitor",
+        "-d",
+        "web",
+        "--duration",
+        "4s",
+        "--kubeconfig",
+        str(sandbox.kubeconfig_path),
+        "--prometheus-url",
+        live.prom.url,
+    )
+    assert result.exit_code == 0, result.output
+    assert out["verdict"] == "PASS" and out["rolled-back"] == "false"
+    assert image_of(sandbox) == GOOD
