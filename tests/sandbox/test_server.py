@@ -311,3 +311,15 @@ def test_server_dry_run_changes_nothing(sandbox: Sandbox, http: httpx.Client) ->
     assert sandbox.get("v1", "services", "default", "web") == before
     assert http.delete("/api/v1/namespaces/default/services/web?dryRun=All").status_code == 200
     assert sandbox.get("v1", "services", "default", "web") == before
+
+
+def test_sandbox_apply_refuses_what_it_cannot_store(sandbox: Sandbox) -> None:
+    from hotfix_actions.sandbox.status import ApiError
+
+    for bad in ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}, {"apiVersion": "x/v1", "kind": "Widget"}):
+        with pytest.raises(ApiError) as caught:
+            sandbox.apply(bad)
+        assert caught.value.code == 400
+    stored = sandbox.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: team-a}\ndata: {k: v}\n")
+    assert stored[0]["metadata"]["namespace"] == "team-a"  # the namespace was created for it
+    assert sandbox.get("v1", "namespaces", None, "team-a") is not None

@@ -374,11 +374,14 @@ class Api:
         res = by_kind(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
         if res is None:
             raise bad_request(f"the sandbox does not serve {obj.get('apiVersion')}/{obj.get('kind')}")
+        name = (obj.get("metadata") or {}).get("name")
+        if not isinstance(name, str) or not name:
+            raise bad_request(f"a {res.kind} to apply needs metadata.name")
         namespace = (obj.get("metadata") or {}).get("namespace") or ("default" if res.namespaced else "")
         with self.store.lock:
             if res.namespaced and self.store.get(RESOURCES[0], "", namespace) is None:
                 self.create(RESOURCES[0], "", {"metadata": {"name": namespace}})
-            current = self.store.get(res, namespace, obj["metadata"]["name"])
+            current = self.store.get(res, namespace, name)
             if current is None:
                 return self.create(res, namespace, obj)
             body = copy.deepcopy(obj)
