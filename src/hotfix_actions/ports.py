@@ -344,18 +344,19 @@ class Cluster(Protocol):
         self, namespace: str, deployment: str, images: Mapping[str, str], change_cause: str = ""
     ) -> KubeObject:
         """Read, set each named container's image, replace with the read resourceVersion (like kubectl set image,
-        but conditional). UsageError naming the containers when one is missing; ConflictError on a lost race."""
+        but conditional; a lost race is re-read and retried a few times, since the images do not depend on what was
+        read). UsageError naming the containers when one is missing."""
         ...
 
     def set_service_selector(
         self,
         namespace: str,
-        service: str,
+        service: KubeObject,
         selector: Mapping[str, str],
-        resource_version: str,
         annotations: Mapping[str, str] | None = None,
     ) -> KubeObject:
-        """Replace the Service's spec.selector (and add annotations) conditionally on ``resource_version``."""
+        """PUT the Service as it was read with a new spec.selector (and added annotations): one request,
+        conditional on the resourceVersion it carries (a change since the read is a ConflictError)."""
         ...
 
     def events(self, namespace: str, involved: str) -> list[KubeObject]:

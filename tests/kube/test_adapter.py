@@ -69,13 +69,12 @@ def test_writes_are_conditional(sandbox: Sandbox, cluster: KubeCluster) -> None:
 def test_service_selector_switch_checks_the_version(sandbox: Sandbox, cluster: KubeCluster) -> None:
     sandbox.apply(service("web", {"app": "web", "color": "blue"}))
     svc = cluster.get("services", NS, "web")
-    version = svc["metadata"]["resourceVersion"]
-    cluster.set_service_selector(NS, "web", {"app": "web", "color": "green"}, version, annotations={"a/b": "c"})
+    cluster.set_service_selector(NS, svc, {"app": "web", "color": "green"}, annotations={"a/b": "c"})
     stored = sandbox.get("v1", "services", NS, "web")
     assert stored is not None and stored["spec"]["selector"]["color"] == "green"
     assert stored["metadata"]["annotations"]["a/b"] == "c"
-    with pytest.raises(ConflictError, match="changed since it was read"):
-        cluster.set_service_selector(NS, "web", {"app": "web", "color": "blue"}, version)
+    with pytest.raises(ConflictError, match="conflict"):
+        cluster.set_service_selector(NS, svc, {"app": "web", "color": "blue"})  # stale: read before the switch
 
 
 def test_scale_and_delete(sandbox: Sandbox, cluster: KubeCluster) -> None:

@@ -32,6 +32,7 @@ class Leases:
     def __init__(self, transport: Transport, now: Callable[[], datetime]) -> None:
         self.transport = transport
         self.now = now
+        self._held: dict[tuple[str, str], dict[str, Any]] = {}  # the Lease as last written by us
 
     def _path(self, namespace: str, name: str | None = None) -> str:
         base = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
@@ -88,6 +89,7 @@ class Leases:
                     created = self.transport.request("POST", self._path(namespace), what=what, body=body)
                 except ConflictError:
                     continue
+                self._held[(namespace, name)] = created
                 return self._state(created, acquired=True, reason="created the lease")
             spec = dict(current.get("spec") or {})
             free, reason = lease_free(
@@ -108,6 +110,7 @@ class Leases:
                 updated = self.transport.request("PUT", self._path(namespace, name), what=what, body=body)
             except ConflictError:
                 continue
+            self._held[(namespace, name)] = updated
             return self._state(updated, acquired=True, reason=reason)
         latest = self.read(namespace, name)
         if latest is None:
@@ -123,12 +126,15 @@ class Leases:
         )
 
     def release(self, namespace: str, name: str, holder: str) -> None:
+        """Clear the holder; starts from the Lease as we last wrote it (one request), re-reads after a 409."""
         what = self._what(namespace, name)
+        current = self._held.pop((namespace, name), None)
         for _ in range(3):
-            try:
-                current = self.transport.request("GET", self._path(namespace, name), what=what)
-            except NotFoundError:
-                return
+            if current is None:
+                try:
+                    current = self.transport.request("GET", self._path(namespace, name), what=what)
+                except NotFoundError:
+                    return
             spec = dict(current.get("spec") or {})
             if spec.get("holderIdentity") != holder:
                 return
@@ -136,6 +142,7 @@ class Leases:
             spec["renewTime"] = format_time(self.now())
             try:
                 self.transport.request("PUT", self._path(namespace, name), what=what, body={**current, "spec": spec})
-            except ConflictError:
+            except (ConflictError, NotFoundError):
+                current = None
                 continue
             return

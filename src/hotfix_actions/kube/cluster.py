@@ -213,23 +213,17 @@ class KubeCluster:
     def set_service_selector(
         self,
         namespace: str,
-        service: str,
+        service: KubeObject,
         selector: Mapping[str, str],
-        resource_version: str,
         annotations: Mapping[str, str] | None = None,
     ) -> KubeObject:
-        current = self.get("services", namespace, service)
-        meta = current.get("metadata") or {}
-        if str(meta.get("resourceVersion")) != str(resource_version):
-            raise ConflictError(
-                f'service "{service}" changed since it was read (resourceVersion {resource_version} -> '
-                f"{meta.get('resourceVersion')})"
-            )
-        body = copy.deepcopy(current)
+        body = copy.deepcopy(service)
         body.pop("status", None)
+        meta = body.setdefault("metadata", {})
+        meta.pop("managedFields", None)
         body.setdefault("spec", {})["selector"] = dict(selector)
         if annotations:
-            body["metadata"]["annotations"] = {**(meta.get("annotations") or {}), **annotations}
+            meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
         return self.replace("services", namespace, body)
 
     # -- leases and rollouts -----------------------------------------------------------------------------

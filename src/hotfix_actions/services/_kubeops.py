@@ -95,7 +95,14 @@ def lease_lock(
 ) -> Iterator[LeaseState]:
     """Hold the Lease for the block: wait up to ``timeout`` for another holder, renew every third of the TTL."""
     start = clock()
-    state = cluster.acquire_lease(namespace, name, holder, ttl_seconds)
+    try:
+        state = cluster.acquire_lease(namespace, name, holder, ttl_seconds)
+    except NotFoundError as exc:  # the Lease cannot be created: the namespace is missing
+        if not cluster.namespace_exists(namespace):
+            raise NotFoundError(
+                f'namespace "{namespace}" does not exist', fix="pass --namespace with an existing namespace"
+            ) from exc
+        raise
     announced = False
     while not state.acquired:
         waited = clock() - start

@@ -15,6 +15,7 @@ from hotfix_actions.decide.lkg import LKG_ANNOTATION
 from hotfix_actions.decide.rollback import Action
 from hotfix_actions.decide.verdict import Status, Verdict
 from hotfix_actions.errors import ClusterError, ConflictError, NotFoundError
+from hotfix_actions.ports import KubeObject
 from hotfix_actions.report import Outcome
 from hotfix_actions.services import _kubeops as ops
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["switch"]
 
 
-def _plan(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str) -> tuple[BlueGreenPlan, str]:
+def _plan(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str) -> tuple[BlueGreenPlan, KubeObject]:
     bg = cfg.blue_green
     try:
         svc = ctx.cluster.get("services", req.namespace, service)
@@ -42,7 +43,7 @@ def _plan(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str)
     deployments = ctx.cluster.list_objects("deployments", req.namespace)
     pods = ctx.cluster.list_objects("pods", req.namespace, labels=base or None)
     plan = plan_blue_green(svc, deployments, pods, color_label=bg.color_label, colors=bg.colors, to_color=req.to_color)
-    return plan, str((svc.get("metadata") or {}).get("resourceVersion", ""))
+    return plan, svc
 
 
 def switch(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str) -> Outcome:
@@ -51,7 +52,7 @@ def switch(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str
     outputs: dict[str, str] = {"strategy": "blue-green", "service": service}
     plan: BlueGreenPlan | None = None
     for _ in range(5):
-        plan, version = _plan(ctx, req, cfg, service)
+        plan, svc = _plan(ctx, req, cfg, service)
         ctx.reporter.info(f"plan: {plan.reason}")
         if plan.action is not Action.UPDATE or req.dry_run:
             break
@@ -60,7 +61,7 @@ def switch(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str
         record = blue_green_record(plan, run=req.run_id, time=ctx.now().isoformat(timespec="seconds"))
         try:
             ctx.cluster.set_service_selector(
-                req.namespace, service, plan.selector, version, annotations={BLUE_GREEN_ANNOTATION: record}
+                req.namespace, svc, plan.selector, annotations={BLUE_GREEN_ANNOTATION: record}
             )
         except ConflictError as exc:
             ctx.reporter.info(f"write: {exc.message}; re-reading the service")

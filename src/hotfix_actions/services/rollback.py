@@ -201,10 +201,6 @@ def run(
         if strategy == "none":
             return _outcome(ctx, req, "none", Verdict.PASS, {"action": "none"})
     lock_target = service if strategy == "blue-green" else req.deployment
-    if strategy == "blue-green":
-        _service_exists(ctx, req.namespace, service)
-    else:
-        ops.read_deployment(ctx.cluster, req.namespace, req.deployment)  # clear NotFound before the lock
     if req.dry_run:
         ctx.add("lock", Status.SKIP, "dry run: no lock taken, nothing written")
         return _act(ctx, req, cfg, strategy, service, image)
@@ -221,18 +217,6 @@ def run(
     ) as lease:
         ctx.add("lock", Status.PASS, f"lease {lease.name} held by {req.run_id} ({lease.reason})")
         return _act(ctx, req, cfg, strategy, service, image)
-
-
-def _service_exists(ctx: Context, namespace: str, service: str) -> None:
-    try:
-        ctx.cluster.get("services", namespace, service)
-    except NotFoundError as exc:
-        if not ctx.cluster.namespace_exists(namespace):
-            raise NotFoundError(f'namespace "{namespace}" does not exist', fix="pass an existing --namespace") from exc
-        raise NotFoundError(
-            f'service "{service}" not found in namespace "{namespace}"',
-            fix="pass --service with the Service that selects the colors, or use --strategy undo",
-        ) from exc
 
 
 def _auto(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, severity: str, service: str, has_image: bool) -> str:
