@@ -40,6 +40,7 @@ __all__ = ["command"]
 )
 @click.option(
     "--rollback-on-failure/--no-rollback-on-failure",
+    envvar="HOTFIX_ROLLBACK_ON_FAILURE",
     default=None,
     help="Roll back to the last-known-good when the promote fails (default: yes).",
 )

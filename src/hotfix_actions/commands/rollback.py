@@ -64,11 +64,23 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 )
 @click.option("--service", envvar="HOTFIX_SERVICE", default=None, help="blue-green: the Service (default: deployment).")
 @click.option("--to-color", envvar="HOTFIX_TO_COLOR", default=None, help="blue-green: the color to switch to.")
-@click.option("--keep-failed/--no-keep-failed", default=None, help="blue-green: never scale the failed color down.")
+@click.option(
+    "--keep-failed/--no-keep-failed",
+    envvar="HOTFIX_KEEP_FAILED",
+    default=None,
+    help="blue-green: never scale the failed color down. Env: HOTFIX_KEEP_FAILED.",
+)
 @click.option("--grace-period", envvar="HOTFIX_GRACE_PERIOD", type=float, default=None, help="blue-green: seconds.")
-@click.option("--resume", is_flag=True, help="Resume a paused Deployment as part of the rollback.")
+@click.option(
+    "--resume", is_flag=True, envvar="HOTFIX_RESUME", help="Resume a paused Deployment as part of the rollback."
+)
 @click.option("--dry-run", is_flag=True, envvar="HOTFIX_DRY_RUN", help="Print the plan; change nothing.")
-@click.option("--wait/--no-wait", default=None, help="Wait for the rollout by kubectl's rules (default: yes).")
+@click.option(
+    "--wait/--no-wait",
+    envvar="HOTFIX_WAIT",
+    default=None,
+    help="Wait for the rollout by kubectl's rules (default: yes).",
+)
 @click.option("--timeout", envvar="HOTFIX_TIMEOUT", type=float, default=None, help="Seconds to wait for the rollout.")
 @click.option(
     "--lock-timeout", envvar="HOTFIX_LOCK_TIMEOUT", type=float, default=None, help="Seconds to wait for a lock."
