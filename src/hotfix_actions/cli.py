@@ -64,7 +64,11 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.version_option(__version__, "--version", prog_name="hotfix", message="%(prog)s %(version)s")
+# allow_from_autoenv=False: with auto_envvar_prefix="HOTFIX", the flag would read HOTFIX_VERSION, which commands use
+# for a release version (promote, merge-back, notify).
+@click.version_option(
+    __version__, "--version", prog_name="hotfix", message="%(prog)s %(version)s", allow_from_autoenv=False
+)
 def cli() -> None:
     """Ship a production hotfix on Kubernetes safely and fast; roll back in seconds when it fails.
 
@@ -74,4 +78,6 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    return cli.main(args=argv, prog_name="hotfix")
+    # Every option can also come from HOTFIX_<COMMAND>_<OPTION> (e.g. HOTFIX_NOTIFY_EVENT), which is how the root
+    # action passes values without putting them on a command line; options that name their own variable keep it.
+    return cli.main(args=argv, prog_name="hotfix", auto_envvar_prefix="HOTFIX")

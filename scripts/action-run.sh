@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The root action's dispatcher: `command:` picks the verb from an allowlist, `args:` adds one word per line.
+# Nothing is evaluated by a shell: the words go to `hotfix` as separate arguments.
+set -euo pipefail
+
+read -r -a words <<< "${HOTFIX_ACTION_COMMAND:-}"
+if (( ${#words[@]} == 0 )); then
+  echo "::error title=hotfix-actions::input 'command' is empty; set it to e.g. validate, rollback or 'db backup'"
+  exit 2
+fi
+case "${words[0]}" in
+  validate|start|canary|monitor|promote|rollback|merge-back|status|snapshot|notify|postmortem|deployment|db|config|drill) ;;
+  *)
+    echo "::error title=hotfix-actions::input 'command' must start with one of validate, start, canary, monitor, promote, rollback, merge-back, status, snapshot, notify, postmortem, deployment, db, config, drill"
+    exit 2
+    ;;
+esac
+for word in "${words[@]}"; do
+  if [[ ! "$word" =~ ^[a-z][a-z-]{0,30}$ ]]; then
+    echo "::error title=hotfix-actions::input 'command' may only hold lower-case command words"
+    exit 2
+  fi
+done
+
+args=()
+if [[ -n "${HOTFIX_ACTION_ARGS:-}" ]]; then
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ -z "${line//[[:space:]]/}" ]] && continue
+    args+=("$line")
+  done <<< "$HOTFIX_ACTION_ARGS"
+fi
+unset HOTFIX_ACTION_COMMAND HOTFIX_ACTION_ARGS
+exec hotfix "${words[@]}" "${args[@]}"
