@@ -78,6 +78,4 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    # Every option can also come from HOTFIX_<COMMAND>_<OPTION> (e.g. HOTFIX_NOTIFY_EVENT), which is how the root
-    # action passes values without putting them on a command line; options that name their own variable keep it.
-    return cli.main(args=argv, prog_name="hotfix", auto_envvar_prefix="HOTFIX")
+    return cli.main(args=argv, prog_name="hotfix")

@@ -1,0 +1,153 @@
+"""actions/promote and actions/emergency-rollback run by act against the sandbox: inputs through env, a base64
+kubeconfig from a secret (masked), a bad deploy with the real kubectl in between, outputs read back by a later step."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hotfix_actions.sandbox import Sandbox
+from tests.e2e.actkit import ACTION_REPO, act_binary, export_tree
+from tests.kube.kubefix import BAD, GOOD, GOOD2, NS, deployment, image_of
+
+pytestmark = pytest.mark.act
+
+WORKFLOW = """\
+name: release
+on: push
+permissions: {}
+jobs:
+  release:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: hotfix-actions/hotfix-actions/actions/promote@v1
+        id: promote
+        with:
+          deployment: web
+          namespace: default
+          image: registry.example/web:1.1
+          version: 1.1.0
+          kubeconfig: ${{ secrets.KUBECONFIG_B64 }}
+          upload-snapshot: "false"
+      - name: A bad deploy from elsewhere
+        shell: bash
+        env:
+          KUBECONFIG: ${{ env.SANDBOX_KUBECONFIG }}
+        run: kubectl set image deployment/web web=registry.example/web:bad
+      - uses: hotfix-actions/hotfix-actions/actions/emergency-rollback@v1
+        id: rollback
+        with:
+          deployment: web
+          namespace: default
+          strategy: auto
+          severity: high
+          reason: "INC-42 error rate"
+          kubeconfig: ${{ secrets.KUBECONFIG_B64 }}
+          snapshot-dir: ${{ env.SNAPSHOTS }}
+          artifact-name: rollback-snapshot
+      - uses: hotfix-actions/hotfix-actions/actions/emergency-rollback@v1
+        id: again
+        with:
+          deployment: web
+          kubeconfig: ${{ secrets.KUBECONFIG_B64 }}
+          upload-snapshot: "false"
+      - name: Record outputs
+        shell: bash
+        env:
+          PROMOTED: ${{ steps.promote.outputs.revision }}
+          VERDICT: ${{ steps.rollback.outputs.verdict }}
+          STRATEGY: ${{ steps.rollback.outputs.strategy }}
+          TO_IMAGE: ${{ steps.rollback.outputs.to-image }}
+          FROM_IMAGE: ${{ steps.rollback.outputs.from-image }}
+          SNAPSHOT: ${{ steps.rollback.outputs.snapshot }}
+          AGAIN: ${{ steps.again.outputs.action }}
+          RESULT_FILE: ${{ env.RESULT_FILE }}
+        run: |
+          printf 'promoted=%s\\nverdict=%s\\nstrategy=%s\\nto=%s\\nfrom=%s\\nsnapshot=%s\\nagain=%s\\n' \\
+            "$PROMOTED" "$VERDICT" "$STRATEGY" "$TO_IMAGE" "$FROM_IMAGE" "$SNAPSHOT" "$AGAIN" > "$RESULT_FILE"
+"""
+
+
+UPLOAD = "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02"
+# act cannot reach GitHub here: a stand-in for actions/upload-artifact copies the file into $ARTIFACTS/<name>/.
+UPLOAD_STANDIN = """\
+name: upload-artifact stand-in
+inputs:
+  name: {required: true}
+  path: {required: true}
+  if-no-files-found: {required: false, default: warn}
+  retention-days: {required: false, default: ""}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env:
+        NAME: ${{ inputs.name }}
+        FILES: ${{ inputs.path }}
+      run: mkdir -p "$ARTIFACTS/$NAME" && cp "$FILES" "$ARTIFACTS/$NAME/"
+"""
+
+
+@pytest.fixture(scope="module")
+def action_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_tree(tmp_path_factory.mktemp("hotfix-actions"))
+
+
+def run_act(
+    workdir: Path, action_tree: Path, tmp: Path, env: dict[str, str], secrets: dict[str, str]
+) -> tuple[int, str]:
+    standin = tmp / "upload-artifact"
+    standin.mkdir()
+    (standin / "action.yml").write_text(UPLOAD_STANDIN)
+    argv = [act_binary(), "push", "-P", "ubuntu-latest=-self-hosted", "-W", ".github/workflows/release.yml",
+            "--local-repository", f"{ACTION_REPO}@v1={action_tree}", "--local-repository", f"{UPLOAD}={standin}",
+            "--env", f"RUNNER_TOOL_CACHE={tmp.parent / 'rollback-act-tool-cache'}", "--env", f"HOTFIX_PYTHON={sys.executable}"]  # fmt: skip
+    for key, value in env.items():
+        argv += ["--env", f"{key}={value}"]
+    for key, value in secrets.items():
+        argv += ["-s", f"{key}={value}"]
+    child = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
+    proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=600, env=child, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_promote_then_emergency_rollback_under_act(sandbox: Sandbox, tmp_path: Path, action_tree: Path) -> None:
+    if not shutil.which("kubectl"):
+        pytest.skip("kubectl is not installed")
+    sandbox.apply(deployment(image=GOOD))
+    sandbox.wait_rollout(NS, "web")
+    work = tmp_path / "repo"
+    (work / ".github" / "workflows").mkdir(parents=True)
+    (work / ".github" / "workflows" / "release.yml").write_text(WORKFLOW)
+    doc = yaml.safe_load(sandbox.kubeconfig_path.read_text())
+    doc["users"][0]["user"] = {"token": "act-secret-token-1234"}
+    data = base64.b64encode(yaml.safe_dump(doc).encode()).decode()
+    results = tmp_path / "results.txt"
+    artifacts = tmp_path / "artifacts"
+    env = {
+        "RESULT_FILE": str(results),
+        "SNAPSHOTS": str(tmp_path / "snapshots"),
+        "SANDBOX_KUBECONFIG": str(sandbox.kubeconfig_path),
+        "KUBECACHEDIR": str(tmp_path / "kubecache"),
+        "ARTIFACTS": str(artifacts),
+    }
+    code, output = run_act(work, action_tree, tmp_path, env, {"KUBECONFIG_B64": data})
+    assert code == 0, output[-6000:]
+    got = dict(line.split("=", 1) for line in results.read_text().splitlines() if "=" in line)
+    assert got["promoted"] == "2"
+    assert (got["verdict"], got["strategy"]) == ("PASS", "undo")
+    assert (got["from"], got["to"]) == (BAD, GOOD2)
+    assert got["again"] == "no-op"
+    assert Path(got["snapshot"]).is_file()
+    assert image_of(sandbox) == GOOD2
+    assert "act-secret-token-1234" not in output
+    assert "matrix row [high: undo]" in output
+    uploaded = list((artifacts / "rollback-snapshot").glob("*.yaml"))
+    assert [p.name for p in uploaded] == [Path(got["snapshot"]).name]  # the snapshot went to the artifact step
