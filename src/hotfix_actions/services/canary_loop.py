@@ -162,7 +162,7 @@ class LiveSource:
         try:
             samples = self.metrics.query(promql, at=at)
         except MetricsError as exc:
-            return QueryResult(error=exc.message)
+            return QueryResult(error=exc.message.removeprefix("Prometheus query failed: "))
         return QueryResult(tuple((s.labels, s.value) for s in samples))
 
     def poll(self, elapsed: float, at: float) -> Poll:
@@ -314,7 +314,8 @@ def _polls(
     began = clock.monotonic()
     yield source.poll(0.0, clock.time())
     k = 1
-    while k * settings.interval <= settings.duration + 1e-9:
+    budget = settings.duration + 2 * settings.interval  # slow polls end the analysis, they do not stretch it
+    while k * settings.interval <= settings.duration + 1e-9 and clock.monotonic() - began <= budget:
         wait = began + k * settings.interval - clock.monotonic()
         if wait > 0:
             clock.sleep(wait)

@@ -93,7 +93,7 @@ def _charts(policy: Policy, intervals: Sequence[Interval]) -> str:
     if (max_p95 := _limit(policy, Signal.P95)) is not None:
         p95_lines.append([max_p95] * len(rows))
         p95_names.append(f"guardrail max {fmt.seconds(max_p95)}")
-    note = " Intervals without data are left out." if step == 1 else f" Every {step}th interval shown."
+    note = " Intervals without data are left out." if step == 1 else f" One interval in {step} shown."
     return (
         _chart("Error rate per interval (%)", "error rate (%)", xs, err_lines, ", ".join(err_names) + "." + note[:-1])
         + "\n"

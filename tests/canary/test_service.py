@@ -1,0 +1,143 @@
+"""The analysis loop with a fake clock and a Metrics double: scheduling, the overall budget, past ranges."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pytest
+
+from hotfix_actions.config.canary import CanaryConfig, EarlyPassConfig
+from hotfix_actions.decide.verdict import Verdict
+from hotfix_actions.errors import MetricsError, UsageError
+from hotfix_actions.ports import MetricSample
+from hotfix_actions.services.canary import judge_only
+from hotfix_actions.services.canary_loop import LiveSource, analyze, arm_labels, settings_from_config
+from tests.canary.stack import reporter, text
+
+
+@dataclass
+class FakeClock:
+    now: float = 0.0
+    wall0: float = 1_700_000_000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.wall0 + self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class FakeMetrics:
+    """Counters that grow with the evaluation time: 20 req/s per arm, the canary failing ``canary_error`` of them."""
+
+    canary_error: float = 0.0
+    per_query_delay: float = 0.0
+    clock: FakeClock | None = None
+    fail_after: float = math.inf
+    asked: list[tuple[str, float]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return "fake"
+
+    def query(self, promql: str, *, at: float) -> list[MetricSample]:
+        self.asked.append((promql, at))
+        if self.clock is not None:
+            self.clock.now += self.per_query_delay
+        t = at - 1_700_000_000.0
+        if t > self.fail_after:
+            raise MetricsError("Prometheus query failed: connection refused")
+        canary = "web-canary" in promql
+        n = 20.0 * t
+        inst = (("instance", "a:1"),)
+        if "http_request_duration_seconds_bucket" in promql:
+            return [MetricSample((*inst, ("le", le)), n) for le in ("0.25", "0.5", "1.0", "2.0", "+Inf")]
+        if "5.." in promql:
+            return [MetricSample(inst, math.floor(n * (self.canary_error if canary else 0.0)))]
+        return [MetricSample(inst, n)]
+
+
+def test_live_loop_polls_every_interval_at_one_time_per_poll() -> None:
+    s = settings_from_config(CanaryConfig(min_requests=100), interval="15s", duration="2m")
+    clock = FakeClock()
+    metrics = FakeMetrics()
+    source = LiveSource(metrics, s, arm_labels(s, "default", "web-canary", "web"))
+    rep = reporter()
+    analysis = analyze(s, source, {"canary": "web-canary", "baseline": "web"}, rep, clock=clock)
+    assert analysis.decision is not None and analysis.decision.verdict is Verdict.PASS
+    assert analysis.decision.rule in {"not worse (anytime-valid)", "duration complete"}
+    times = sorted({at for _, at in metrics.asked})
+    assert times[:3] == [1_700_000_000.0, 1_700_000_015.0, 1_700_000_030.0]
+    assert len(metrics.asked) == 6 * len(times)  # 3 metrics x 2 arms, all at the same time per poll
+
+
+def test_a_failing_canary_fails_in_the_loop() -> None:
+    s = settings_from_config(CanaryConfig(min_requests=100), interval="15s", duration="10m")
+    clock = FakeClock()
+    source = LiveSource(FakeMetrics(canary_error=0.05), s, arm_labels(s, "default", "web-canary", "web"))
+    analysis = analyze(s, source, {"canary": "web-canary", "baseline": "web"}, reporter(), clock=clock)
+    assert analysis.decision is not None and analysis.decision.verdict is Verdict.FAIL
+    assert clock.now <= 60  # 15 canary errors a poll: a few polls
+
+
+def test_slow_queries_end_the_analysis_within_its_budget() -> None:
+    s = settings_from_config(CanaryConfig(min_requests=100), interval="10s", duration="60s")
+    clock = FakeClock()
+    metrics = FakeMetrics(per_query_delay=5.0, clock=clock)  # 6 queries: 30 s per poll (threads share the clock)
+    source = LiveSource(metrics, s, arm_labels(s, "default", "web-canary", "web"))
+    analysis = analyze(s, source, {"canary": "web-canary", "baseline": "web"}, reporter(), clock=clock)
+    assert clock.now <= 60 + 2 * 10 + 30
+    assert analysis.polls < 7
+
+
+def test_outage_after_a_while_ends_in_error() -> None:
+    cfg = CanaryConfig(min_requests=100, early_pass=EarlyPassConfig(enabled=False))
+    s = settings_from_config(cfg, interval="15s", duration="10m")
+    source = LiveSource(FakeMetrics(fail_after=40), s, arm_labels(s, "default", "web-canary", "web"))
+    rep = reporter()
+    analysis = analyze(s, source, {"canary": "web-canary", "baseline": "web"}, rep, clock=FakeClock())
+    assert analysis.decision is not None and analysis.decision.verdict is Verdict.ERROR
+    assert "connection refused" in analysis.decision.reasons[0]
+    assert "error: web-canary requests: query failed: connection refused" in text(rep)
+    assert text(rep).rstrip().endswith("so far ERROR")
+
+
+def test_past_range_queries_each_interval_time() -> None:
+    s = settings_from_config(CanaryConfig(min_requests=100), interval="15s", duration="10m")
+    metrics = FakeMetrics(canary_error=0.05)
+    labels = arm_labels(s, "default", "web-canary", "web")
+    window = (1_700_000_000.0, 1_700_000_120.0)
+    outcome = judge_only(s, reporter(), metrics=metrics, labels=labels, window=window)
+    assert outcome.verdict is Verdict.FAIL and outcome.outputs["rolled-back"] == "false"
+    assert min(at for _, at in metrics.asked) == window[0]
+    with pytest.raises(UsageError, match="--to must be after --from"):
+        judge_only(s, reporter(), metrics=metrics, labels=labels, window=(window[1], window[0]))
+
+
+@pytest.mark.parametrize(
+    ("changes", "text"),
+    [
+        ({"interval": "1m", "duration": "30s"}, "must be > 0 and <= duration"),
+        ({"interval": "soon"}, "not a duration"),
+    ],
+)
+def test_settings_refuse_bad_durations(changes: dict[str, str], text: str) -> None:
+    with pytest.raises(UsageError, match=text):
+        settings_from_config(CanaryConfig(), **changes)  # type: ignore[arg-type]
+
+
+def test_settings_refuse_bad_templates_and_ignored_requests() -> None:
+    from hotfix_actions.config.canary import MetricQuery
+
+    bad = CanaryConfig(metrics={"errors": MetricQuery("sum(x{ {{ pod }} })")})
+    with pytest.raises(UsageError, match=r"metrics\.errors\.query: unknown variable"):
+        settings_from_config(bad)
+    ignored = CanaryConfig(metrics={"requests": MetricQuery("sum(x)", on_no_data="ignore")})
+    with pytest.raises(UsageError, match="cannot be ignore"):
+        settings_from_config(ignored)
+    partial = settings_from_config(CanaryConfig(metrics={"errors": MetricQuery("sum(y)")}))
+    assert set(partial.queries) == {"requests", "errors", "latency"} and partial.queries["errors"] == "sum(y)"
