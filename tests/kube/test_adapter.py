@@ -212,3 +212,19 @@ def test_probe_retries_until_the_expected_status(http_app: tuple[str, list[int]]
     assert not failed.ok and failed.attempts == 3 and "HTTP 500, expected 200" in failed.detail
     down = HttpProbe(sleep=lambda _s: None).check("http://127.0.0.1:9/x", retries=1, interval=0, timeout=0.5)
     assert not down.ok and down.status is None and "ConnectError" in down.detail
+
+
+def test_scaler_for_database_restores(sandbox: Sandbox, cluster: KubeCluster) -> None:
+    from hotfix_actions.kube.scaler import KubeScaler
+
+    sandbox.apply(deployment(replicas=2))
+    sandbox.wait_rollout(NS, "web")
+    scaler = KubeScaler(cluster, NS, "web", timeout=10)
+    assert scaler.current_replicas() == 2 and scaler.describe() == "deployment default/web"
+    scaler.scale(0)
+    assert sandbox.list("v1", "pods", NS, label_selector="app=web") == []
+    scaler.scale(2)
+    assert sandbox.rollout_complete(NS, "web") and scaler.current_replicas() == 2
+    cluster.set_images(NS, "web", {"web": BAD})
+    with pytest.raises(ClusterError, match="did not reach 3 replicas"):
+        KubeScaler(cluster, NS, "web", timeout=1).scale(3)
