@@ -18,7 +18,7 @@ from hotfix_actions.errors import ConflictError, ExitCode, NotFoundError, UsageE
 from hotfix_actions.ports import Event, KubeObject
 from hotfix_actions.report import Outcome
 from hotfix_actions.services import _kubeops as ops
-from hotfix_actions.services.rollback import Context, apply_target, wait_rollout
+from hotfix_actions.services._deploy import Context, apply_target, wait_rollout
 
 __all__ = ["PromoteRequest", "record_lkg", "run"]
 

@@ -7,40 +7,28 @@ Idempotent: a target the live template already matches is a no-op with exit 0.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 from hotfix_actions.config.rollback import RollbackConfig
 from hotfix_actions.decide.lkg import LkgRecord
 from hotfix_actions.decide.rollback import (
     DEFAULT_MATRIX,
     Action,
-    Plan,
     Target,
-    apply_plan,
     choose_strategy,
-    rollback_record,
 )
-from hotfix_actions.decide.rollout import RolloutResult
 from hotfix_actions.decide.validate import SEVERITIES
 from hotfix_actions.decide.verdict import Status, Verdict
-from hotfix_actions.errors import ClusterError, ConflictError, ExitCode, NotFoundError, UsageError
+from hotfix_actions.errors import ExitCode, NotFoundError, UsageError
 from hotfix_actions.ports import (
-    Cluster,
-    Deployments,
     Event,
     KubeObject,
-    Notifier,
-    NullDeployments,
-    NullNotifier,
-    Probe,
 )
-from hotfix_actions.report import Outcome, Reporter, Row
+from hotfix_actions.report import Outcome
 from hotfix_actions.services import _kubeops as ops
+from hotfix_actions.services._deploy import Context, apply_target, wait_rollout
 
-__all__ = ["Context", "RollbackRequest", "apply_target", "run", "wait_rollout"]
+__all__ = ["Context", "RollbackRequest", "apply_target", "run", "wait_rollout"]  # Context & co. re-exported
 
 _MAX_CONFLICTS = 5
 
@@ -72,24 +60,6 @@ class RollbackRequest:
     environment: str = ""
     actor: str = ""
     ref: str = ""  # the commit the GitHub Deployment records (GITHUB_SHA)
-
-
-@dataclass
-class Context:
-    """The ports and clocks a run uses; tests replace the clocks."""
-
-    cluster: Cluster
-    reporter: Reporter
-    probe: Probe
-    deployments: Deployments = field(default_factory=NullDeployments)
-    notifier: Notifier = field(default_factory=NullNotifier)
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    sleep: Callable[[float], None] = time.sleep
-    rows: list[Row] = field(default_factory=list)
-
-    def add(self, check: str, status: Status, reason: str) -> None:
-        self.rows.append(Row(check, status, reason))
-        self.reporter.step(f"{check}: {status.value} - {reason}")
 
 
 def _validate(req: RollbackRequest, cfg: RollbackConfig) -> tuple[str, str]:
@@ -130,61 +100,6 @@ def _last_successful_image(ctx: Context, req: RollbackRequest) -> str:
     ops.check_image(image, "to (last successful deployment)")
     ctx.reporter.info(f"last successful deployment of {req.environment}: {image}")
     return image
-
-
-def apply_target(
-    ctx: Context,
-    namespace: str,
-    name: str,
-    target: Target,
-    *,
-    change_cause: str,
-    resume: bool,
-    dry_run: bool,
-    record: tuple[str, str] | None = None,
-) -> tuple[Plan, bool]:
-    """Decide from a fresh read and write conditionally; on a 409 re-read and decide again. Returns (plan, wrote).
-
-    ``record`` = (run id, run URL): also make the target the LKG record (source "rollback") in the same write, so
-    the same rollback run again is a no-op and the release it replaced is never chosen again.
-    """
-    last_reason = ""
-    for _ in range(_MAX_CONFLICTS):
-        deployment = ops.read_deployment(ctx.cluster, namespace, name)
-        plan = _plan(ctx.cluster, deployment, target, resume)
-        if plan.reason != last_reason:
-            ctx.reporter.info(f"plan: {plan.reason}")
-            last_reason = plan.reason
-        if plan.action is not Action.UPDATE or dry_run:
-            return plan, False
-        lkg = None
-        if record is not None:
-            stamp = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-            lkg = rollback_record(plan, time=stamp, run_id=record[0], run_url=record[1])
-        try:
-            ctx.cluster.replace("deployments", namespace, apply_plan(deployment, plan, change_cause, lkg))
-        except ConflictError as exc:
-            ctx.reporter.info(f"write: {exc.message}; the deployment changed after it was read: re-reading")
-            continue
-        return plan, True
-    raise ClusterError(
-        f'deployment "{name}" changed under us {_MAX_CONFLICTS} times in a row (HTTP 409 each time)',
-        fix="stop the other writer (a deploy pipeline, an autoscaler or kubectl) and run again",
-    )
-
-
-def _plan(cluster: Cluster, deployment: KubeObject, target: Target, resume: bool) -> Plan:
-    from hotfix_actions.decide.rollback import plan_template
-
-    return plan_template(deployment, cluster.owned_replicasets(deployment), target, resume=resume)
-
-
-def wait_rollout(ctx: Context, namespace: str, name: str, timeout: float, fail_fast: float | None) -> RolloutResult:
-    result = ctx.cluster.wait_for_rollout(
-        namespace, name, timeout=timeout, fail_fast_after=fail_fast, on_progress=ctx.reporter.info
-    )
-    ctx.add("rollout", Status.PASS if result.ok else Status.FAIL, result.describe())
-    return result
 
 
 def run(
