@@ -246,7 +246,7 @@ NAN_ERRORS = Problem("errors", "canary", ProblemKind.NOT_FINITE, "NaN")
             Verdict.PASS,
             "not worse (anytime-valid)",
             1,
-            "errors: canary rate below 1.00%",
+            "errors: canary rate below 0.50%",
         ),
         (
             "no early pass before min_requests",

@@ -49,7 +49,7 @@ def _default_guardrails() -> tuple[GuardrailConfig, ...]:
 class EarlyPassConfig:
     enabled: bool = True
     margin: float = 2.0
-    negligible_rate: float = 0.01
+    negligible_rate: float = 0.005
     alpha: float = 0.05
 
 

@@ -112,7 +112,7 @@ class EarlyPass:
 
     enabled: bool = True
     margin: float = 2.0
-    negligible_rate: float = 0.01
+    negligible_rate: float = 0.005
     alpha: float = 0.05
 
 
