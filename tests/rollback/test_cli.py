@@ -102,6 +102,7 @@ def dead_kubeconfig(tmp_path: Path) -> str:
         (["rollback", "-d", "web", "--container", "Web!"], "container"),
         (["promote", "-d", "web", "--image", "nginx@sha256:xyz"], "image"),
         (["status", "-d", "UPPER"], "is not a DNS-1123"),
+        (["rollback", "-d", "web", "--strategy", "blue-green", "--to-color", "green;x"], "to-color"),
     ],
 )
 def test_bad_input_exits_2_before_any_api_call(args: list[str], text: str, env: dict[str, str], tmp_path: Path) -> None:
@@ -189,3 +190,17 @@ def test_status_and_snapshot(sandbox: Sandbox, env: dict[str, str], gha: dict[st
     assert one.exit_code == 0 and read_outputs(gha["output"])["snapshot"] == str(target)
     kinds = [i["kind"] for i in yaml.safe_load(target.read_text())["items"]]
     assert kinds.count("Deployment") == 1 and kinds.count("Pod") == 2 and kinds.count("ReplicaSet") == 2
+
+
+def test_free_text_cannot_start_a_workflow_command(sandbox: Sandbox, env: dict[str, str], gha: dict[str, Path]) -> None:
+    ready(sandbox)
+    hostile = "INC-1\n::add-mask::everything\n::error::pwned"
+    result = hotfix(["promote", "-d", "web", "--image", GOOD2, "--change-cause", hostile, "--version", "1\n::x::"], env)
+    assert result.exit_code == 0, result.output
+    assert not any(
+        line.startswith(("::add-mask::everything", "::error::pwned", "::x::")) for line in result.output.splitlines()
+    )
+    dep = sandbox.get("apps/v1", "deployments", NS, "web")
+    assert dep is not None and dep["metadata"]["annotations"]["kubernetes.io/change-cause"] == (
+        "INC-1 ::add-mask::everything ::error::pwned"
+    )

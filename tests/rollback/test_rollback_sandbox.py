@@ -395,6 +395,9 @@ def test_last_successful_github_deployment_and_records(sandbox: Sandbox, cluster
     assert github.calls[2] == ("finish", 2, "success")
     assert [e.kind for e in notifier.events] == ["rolled_back"]  # once per event
     assert "notification not delivered" in printed(ctx.reporter)  # a warning, not a failure
+    other = RecordingDeployments(last={"image": GOOD, "deployment": "api"})
+    with pytest.raises(UsageError, match="is of deployment 'api', not 'web'"):
+        run(req(to_last_successful=True, environment="production"), CFG, context(cluster, deployments=other))
     empty = RecordingDeployments(last=None)
     with pytest.raises(UsageError, match="no successful GitHub deployment"):
         run(req(to_last_successful=True, environment="production"), CFG, context(cluster, deployments=empty))

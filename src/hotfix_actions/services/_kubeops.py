@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,12 +23,14 @@ from hotfix_actions.report import Reporter, Row
 
 __all__ = [
     "check_image",
+    "check_label_value",
     "check_names",
     "deploy_finish",
     "deploy_start",
     "lease_lock",
     "lease_name",
     "notify",
+    "one_line",
     "read_deployment",
     "run_health_checks",
     "snapshot_objects",
@@ -53,6 +56,22 @@ def check_image(image: str, option: str = "to-image") -> None:
         raise UsageError(
             f"{image!r} {problem}", input_name=option, fix="pass registry/name:tag or name@sha256:<64 hex>"
         )
+
+
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def check_label_value(value: str, option: str) -> None:
+    """A Kubernetes label value (blue-green colors): at most 63 of [A-Za-z0-9-_.], alphanumeric at both ends."""
+    if not value or len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise UsageError(f"{value[:80]!r} is not a label value", input_name=option, fix="use e.g. blue or green")
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """Free text from a person (a reason, a change cause) made safe to log: one line, no control characters, so it
+    can never start a workflow command (``::...``) on a line of its own."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(cleaned.split())[:limit]
 
 
 def lease_name(prefix: str, deployment: str) -> str:

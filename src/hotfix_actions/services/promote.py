@@ -126,7 +126,8 @@ def _promote(ctx: Context, req: PromoteRequest, cfg: PromoteConfig, mode: str) -
         )
         outputs["snapshot"] = path
         ctx.add("snapshot", Status.PASS, f"{len(items)} objects saved to {path}")
-    cause = req.change_cause or f"hotfix promote {req.version or req.image} by run {req.run_id}"
+    version = ops.one_line(req.version, 100)
+    cause = ops.one_line(req.change_cause) or f"hotfix promote {version or req.image} by run {req.run_id}"
     images = {c: req.image for c in (req.containers or ("",))}
     plan, _ = apply_target(
         ctx, req.namespace, req.deployment, Target(images=images), change_cause=cause, resume=False, dry_run=req.dry_run
@@ -166,7 +167,7 @@ def _promote(ctx: Context, req: PromoteRequest, cfg: PromoteConfig, mode: str) -
         Event(
             kind="promoted",
             title=f"promoted {req.image} to {req.namespace}/{req.deployment}",
-            version=req.version,
+            version=ops.one_line(req.version, 100),
             verdict="PASS",
             reasons=(record.describe(),),
             actor=req.actor,
@@ -229,7 +230,7 @@ def _fail(
         Event(
             kind="failed",
             title=f"promote of {req.image} to {req.namespace}/{req.deployment} FAILED",
-            version=req.version,
+            version=ops.one_line(req.version, 100),
             verdict="FAIL",
             reasons=tuple(f"{r.check}: {r.reason}" for r in ctx.rows if r.status in (Status.FAIL, Status.ERROR)),
             actor=req.actor,

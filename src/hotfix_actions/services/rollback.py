@@ -76,6 +76,8 @@ def _validate(req: RollbackRequest, cfg: RollbackConfig) -> tuple[str, str]:
         ops.check_names(req.namespace, container=container)
     if req.to_image:
         ops.check_image(req.to_image)
+    if req.to_color is not None:
+        ops.check_label_value(req.to_color, "to-color")
     if req.to_revision is not None and req.to_revision < 1:
         raise UsageError(f"{req.to_revision} is not a revision number", input_name="to-revision", fix="pass N >= 1")
     chosen = [x for x in (req.to_revision is not None, bool(req.to_image), req.to_last_successful) if x]
@@ -90,6 +92,14 @@ def _validate(req: RollbackRequest, cfg: RollbackConfig) -> tuple[str, str]:
 
 def _last_successful_image(ctx: Context, req: RollbackRequest) -> str:
     record = ctx.deployments.last_successful(req.environment)
+    other = (record or {}).get("deployment")
+    if other and other != req.deployment:
+        raise UsageError(
+            f"the last successful GitHub deployment of {req.environment!r} is of deployment {other!r}, "
+            f"not {req.deployment!r}",
+            input_name="to",
+            fix="pass --to-image or --to-revision, or use a GitHub environment per deployment",
+        )
     image = (record or {}).get("image", "")
     if not image:
         raise UsageError(
@@ -264,7 +274,7 @@ def _target(ctx: Context, req: RollbackRequest, strategy: str, deployment: KubeO
 
 
 def _cause(req: RollbackRequest, strategy: str, target: Target) -> str:
-    reason = f": {req.reason}" if req.reason else ""
+    reason = f": {ops.one_line(req.reason)}" if req.reason.strip() else ""
     return f"hotfix rollback ({strategy}) to {target.describe()} by run {req.run_id}{reason}"[:1000]
 
 
