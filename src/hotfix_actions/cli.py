@@ -41,6 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "hotfix_actions.commands.canary",
         "Deploy a canary, judge it against the baseline, roll it back on failure.",
     ),
+    "demo": (
+        "hotfix_actions.commands.demo",
+        "Run the whole pipeline twice on a local sandbox: a bad hotfix, then a good one.",
+    ),
     "monitor": ("hotfix_actions.commands.monitor", "Watch a Deployment after promotion; roll it back when it fails."),
 }
 
@@ -78,4 +82,6 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    return cli.main(args=argv, prog_name="hotfix")
+    # Every option can also come from HOTFIX_<COMMAND>_<OPTION> (e.g. HOTFIX_NOTIFY_EVENT), which is how the root
+    # action passes values without putting them on a command line; options that name their own variable keep it.
+    return cli.main(args=argv, prog_name="hotfix", auto_envvar_prefix="HOTFIX")
