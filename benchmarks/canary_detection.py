@@ -75,8 +75,8 @@ def summarise(ttd: np.ndarray, blast: np.ndarray, caught: np.ndarray | None) -> 
     return Measure(
         detected=k / n,
         ci=wilson(k, n),
-        median=float(np.quantile(ttd, 0.5)) if k * 2 >= n else math.inf,
-        p95=float(np.quantile(ttd, 0.95)) if k >= 0.95 * n else math.inf,
+        median=float(np.quantile(ttd, 0.5, method="inverted_cdf")) if k * 2 >= n else math.inf,
+        p95=float(np.quantile(ttd, 0.95, method="inverted_cdf")) if k >= 0.95 * n else math.inf,
         blast=float(np.median(blast)),
         caught=float(caught.mean()) if caught is not None else None,
     )

@@ -15,8 +15,14 @@ from hotfix_actions.metrics import PrometheusMetrics
 from hotfix_actions.report import Reporter
 from hotfix_actions.sandbox.prometheus_runner import PrometheusRunner, Target
 from hotfix_actions.sandbox.sample_app import Knobs, SampleApp
-from hotfix_actions.services.canary_loop import Analysis, LiveSource, SystemClock, analyze, arm_labels
-from hotfix_actions.services.canary_loop import settings_from_config
+from hotfix_actions.services.canary_loop import (
+    Analysis,
+    LiveSource,
+    SystemClock,
+    analyze,
+    arm_labels,
+    settings_from_config,
+)
 
 NS = "default"
 CANARY = "web-canary"

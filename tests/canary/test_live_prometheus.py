@@ -10,7 +10,7 @@ import pytest
 
 from hotfix_actions.decide.verdict import Verdict
 from hotfix_actions.sandbox.sample_app import Knobs
-from tests.canary.stack import HEALTHY, Stack, run_live, stack, short_config, text
+from tests.canary.stack import HEALTHY, Stack, run_live, short_config, stack, text
 
 pytestmark = pytest.mark.prometheus
 
