@@ -100,19 +100,45 @@ def action_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return export_tree(tmp_path_factory.mktemp("hotfix-actions"))
 
 
+SETUP_PYTHON = "actions/setup-python@0b93645e9fea7318ecaed2b359559ac225c90a2b"
+NOOP_STANDIN = """\
+name: setup-python stand-in (the runner's python is used)
+inputs:
+  python-version: {required: false}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: "true"
+"""
+
+
 def run_act(
-    workdir: Path, action_tree: Path, tmp: Path, env: dict[str, str], secrets: dict[str, str]
+    workdir: Path,
+    action_tree: Path,
+    tmp: Path,
+    env: dict[str, str],
+    secrets: dict[str, str],
+    *,
+    event: str = "push",
+    workflow: str = ".github/workflows/release.yml",
+    inputs: dict[str, str] | None = None,
 ) -> tuple[int, str]:
-    standin = tmp / "upload-artifact"
-    standin.mkdir()
-    (standin / "action.yml").write_text(UPLOAD_STANDIN)
-    argv = [act_binary(), "push", "-P", "ubuntu-latest=-self-hosted", "-W", ".github/workflows/release.yml",
-            "--local-repository", f"{ACTION_REPO}@v1={action_tree}", "--local-repository", f"{UPLOAD}={standin}",
+    standins = {UPLOAD: UPLOAD_STANDIN, SETUP_PYTHON: NOOP_STANDIN}
+    argv = [act_binary(), event, "-P", "ubuntu-latest=-self-hosted", "-W", workflow,
+            "--local-repository", f"{ACTION_REPO}@v1={action_tree}",
             "--env", f"RUNNER_TOOL_CACHE={tmp.parent / 'rollback-act-tool-cache'}", "--env", f"HOTFIX_PYTHON={sys.executable}"]  # fmt: skip
+    for uses, text in standins.items():
+        folder = tmp / uses.split("@")[0].replace("/", "-")
+        folder.mkdir(exist_ok=True)
+        (folder / "action.yml").write_text(text)
+        argv += ["--local-repository", f"{uses}={folder}"]
     for key, value in env.items():
         argv += ["--env", f"{key}={value}"]
     for key, value in secrets.items():
         argv += ["-s", f"{key}={value}"]
+    for key, value in (inputs or {}).items():
+        argv += ["--input", f"{key}={value}"]
     child = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
     proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=600, env=child, check=False)
     return proc.returncode, proc.stdout + proc.stderr
@@ -151,3 +177,32 @@ def test_promote_then_emergency_rollback_under_act(sandbox: Sandbox, tmp_path: P
     assert "matrix row [high: undo]" in output
     uploaded = list((artifacts / "rollback-snapshot").glob("*.yaml"))
     assert [p.name for p in uploaded] == [Path(got["snapshot"]).name]  # the snapshot went to the artifact step
+
+
+def test_rollback_workflow_dispatch_under_act(sandbox: Sandbox, tmp_path: Path, action_tree: Path) -> None:
+    """.github/workflows/rollback.yml itself, dispatched by hand with a reason, a target choice and a secret."""
+    sandbox.apply(deployment(image=GOOD))
+    sandbox.wait_rollout(NS, "web")
+    from hotfix_actions.kube import ConnectOptions, connect
+
+    with connect(ConnectOptions(kubeconfig=str(sandbox.kubeconfig_path))) as kc:
+        kc.set_images(NS, "web", {"web": BAD}, "a bad deploy")
+    work = tmp_path / "repo"
+    (work / ".github" / "workflows").mkdir(parents=True)
+    shutil.copy(
+        Path(__file__).resolve().parents[2] / ".github" / "workflows" / "rollback.yml", work / ".github" / "workflows"
+    )
+    data = base64.b64encode(sandbox.kubeconfig_path.read_bytes()).decode()
+    inputs = {"environment": "production", "deployment": "web", "namespace": NS, "strategy": "undo",
+              "to-revision": "1", "reason": "INC-9 from the dispatch form", "to": "lkg", "severity": "high",
+              "dry-run": "false"}  # fmt: skip
+    code, output = run_act(work, action_tree, tmp_path, {}, {"KUBECONFIG_B64": data}, event="workflow_dispatch",
+                           workflow=".github/workflows/rollback.yml", inputs=inputs)  # fmt: skip
+    assert code == 0, output[-6000:]
+    assert "emergency-rollback default/web: PASS" in output
+    assert image_of(sandbox) == GOOD
+    dep = sandbox.get("apps/v1", "deployments", NS, "web")
+    assert (
+        dep is not None
+        and "INC-9 from the dispatch form" in dep["metadata"]["annotations"]["kubernetes.io/change-cause"]
+    )

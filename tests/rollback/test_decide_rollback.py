@@ -27,6 +27,7 @@ from hotfix_actions.decide.rollback import (
     choose_strategy,
     lease_free,
     plan_template,
+    previous_release,
     rollback_record,
 )
 
@@ -111,23 +112,32 @@ HISTORY = [rs(1, "web:1", "h1"), rs(2, "web:2", "h2"), rs(3, "web:bad", "h3")]
             None,
             "already matches",
         ),
-        # live equals the LKG promote verified: the emergency is about it, go to the record before
+        # live equals the LKG promote verified: a no-op (a failed canary must not move a healthy primary), with a hint
         (
             dep("web:2", lkg=record("web:2", "h2", 2), older=[record("web:1", "h1", 1)]),
             HISTORY,
             Target(lkg=True),
+            Action.NOOP,
+            None,
+            "use --to previous-lkg",
+        ),
+        # ... asked explicitly for the release before the promoted one
+        (
+            dep("web:2", lkg=record("web:2", "h2", 2), older=[record("web:1", "h1", 1)]),
+            HISTORY,
+            Target(previous=True),
             Action.UPDATE,
             "web:1",
-            "the one before it",
+            "the release before web=web:2",
         ),
-        # ... and with no record before it: refuse with the revisions
+        # ... with no record before it: refuse with the revisions
         (
             dep("web:2", lkg=record("web:2", "h2", 2)),
             HISTORY,
-            Target(lkg=True),
+            Target(previous=True),
             Action.REFUSE,
             None,
-            "no earlier release",
+            "no release is recorded before",
         ),
         # explicit revision
         (dep("web:bad"), HISTORY, Target(revision=1), Action.UPDATE, "web:1", "revision 1"),
@@ -228,6 +238,21 @@ def test_unreadable_lkg_is_refused_not_guessed(text: str, problem: str) -> None:
     d["metadata"]["annotations"][LKG_ANNOTATION] = text
     plan = plan_template(d, HISTORY, Target(lkg=True))
     assert plan.action is Action.REFUSE and "cannot be read" in plan.reason
+
+
+def test_previous_release_is_stable_after_a_rollback_to_it() -> None:
+    d = dep("web:3", lkg=record("web:3", "h3", 3), older=[record("web:1", "h1", 1), record("web:2", "h2", 2)])
+    promoted, earlier = previous_release(d["metadata"]["annotations"])
+    assert promoted is not None and earlier is not None
+    assert (promoted.image, earlier.image) == ("web:3", "web:2")
+    plan = plan_template(d, HISTORY, Target(previous=True))
+    assert plan.action is Action.UPDATE and plan.to_images == {"web": "web:2"}
+    after = apply_plan(d, plan, "rollback", rollback_record(plan, time="t", run_url="", run_id="r"))
+    after["spec"]["template"] = template("web:2")
+    # history is now [web:2 (rollback), web:3, web:2, web:1]: the same question gives the same answer, a no-op
+    assert plan_template(after, HISTORY, Target(previous=True)).action is Action.NOOP
+    assert plan_template(after, HISTORY, Target(lkg=True)).action is Action.NOOP
+    assert [r.image for r in history(after["metadata"]["annotations"])] == ["web:2", "web:3", "web:2", "web:1"]
 
 
 def test_normalize_ignores_hash_label_and_nulls() -> None:

@@ -86,12 +86,16 @@ def test_undo_twice_second_is_noop_and_the_bad_image_never_returns(sandbox: Sand
 
 def test_a_release_promote_verified_is_rolled_back_to_the_one_before(sandbox: Sandbox, cluster: KubeCluster) -> None:
     promoted(sandbox, cluster, GOOD, GOOD2)  # GOOD2 passed its checks, then turned out bad in production
+    plain = run(req(strategy="undo"), CFG, context(cluster))  # its LKG is itself: nothing to do, and it says so
+    assert plain.outputs["action"] == "no-op" and image_of(sandbox) == GOOD2
+    assert any("use --to previous-lkg" in r.reason for r in plain.rows)
     ctx = context(cluster)
-    first = run(req(strategy="undo"), CFG, ctx)
+    first = run(req(strategy="undo", to_previous=True), CFG, ctx)
     assert first.verdict is Verdict.PASS and image_of(sandbox) == GOOD
-    assert "the live release is the LKG promote recorded" in printed(ctx.reporter)
-    second = run(req(strategy="undo"), CFG, context(cluster))
-    assert second.outputs["action"] == "no-op" and image_of(sandbox) == GOOD
+    assert "the release before web=" + GOOD2 in printed(ctx.reporter)
+    for again in (req(strategy="undo", to_previous=True), req(strategy="undo")):
+        outcome = run(again, CFG, context(cluster))
+        assert outcome.outputs["action"] == "no-op" and image_of(sandbox) == GOOD
 
 
 def test_to_revision_and_a_revision_that_does_not_exist(sandbox: Sandbox, cluster: KubeCluster) -> None:
@@ -427,3 +431,53 @@ def test_rollback_record_is_readable(sandbox: Sandbox, cluster: KubeCluster) -> 
     dep = cluster.get("deployments", NS, "web")
     record = LkgRecord.from_annotations(dep["metadata"]["annotations"])
     assert record is not None and record.source == "rollback" and record.run_id == "run-1" and record.image == GOOD
+
+
+@pytest.mark.kubectl
+def test_kubectl_sees_the_rollback(sandbox: Sandbox, cluster: KubeCluster, tmp_path: Path) -> None:
+    """What the tool wrote is what kubectl reads: history with our change cause, a finished rollout status."""
+    import shutil
+    import subprocess
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed")
+    promoted(sandbox, cluster, GOOD)
+    bad_deploy(sandbox, cluster)
+    assert run(req(reason="INC-77"), CFG, context(cluster)).verdict is Verdict.PASS
+    base = [kubectl, "--kubeconfig", str(sandbox.kubeconfig_path), "-n", NS]
+    env = {**__import__("os").environ, "KUBECACHEDIR": str(tmp_path / "kubecache"), "HOME": str(tmp_path)}
+    history = subprocess.run([*base, "rollout", "history", "deployment/web"], env=env, capture_output=True, text=True,
+                             check=True, timeout=60).stdout  # fmt: skip
+    assert "hotfix rollback (undo) to the last-known-good release by run run-1: INC-77" in history
+    status = subprocess.run([*base, "rollout", "status", "deployment/web", "--timeout=20s"], env=env,
+                            capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    assert status.returncode == 0 and "successfully rolled out" in status.stdout
+    image = subprocess.run([*base, "get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"],
+                           env=env, capture_output=True, text=True, check=True, timeout=60).stdout  # fmt: skip
+    assert image == GOOD
+
+
+def test_settle_catches_a_rollout_that_does_not_hold(tmp_path: Path) -> None:
+    from tests.kube.kubefix import start_sandbox
+
+    with start_sandbox(ready_delay=0.6) as sb, connect(ConnectOptions(kubeconfig=str(sb.kubeconfig_path)), FAST) as kc:
+        sb.apply(deployment(image=GOOD))
+        sb.wait_rollout(NS, "web", timeout=10)
+        bad_deploy(sb, kc, "registry.example/web:1.5")  # healthy pods, a bad release
+        sb.wait_rollout(NS, "web", timeout=10)
+        held = run(req(to_revision=1, settle_seconds=1.0), CFG, context(kc))
+        assert held.verdict is Verdict.PASS
+        assert any(r.check == "settle" and "still complete after 1s" in r.reason for r in held.rows)
+
+        def kill_a_pod_once_rolled_out() -> None:
+            sb.wait_for(lambda: sb.rollout_complete(NS, "web") and image_of(sb) == GOOD2, timeout=10)
+            pod = sb.list("v1", "pods", NS, label_selector="app=web")[0]
+            sb.delete("v1", "pods", NS, pod["metadata"]["name"])
+
+        killer = threading.Thread(target=kill_a_pod_once_rolled_out)
+        killer.start()
+        failed = run(req(to_image=GOOD2, settle_seconds=2.0), CFG, context(kc))
+        killer.join()
+        assert failed.verdict is Verdict.FAIL
+        assert any("did not hold for 2s" in r and "updated replicas are available" in r for r in failed.reasons)

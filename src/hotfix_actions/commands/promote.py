@@ -49,6 +49,14 @@ __all__ = ["command"]
     "--lock-timeout", envvar="HOTFIX_LOCK_TIMEOUT", type=float, default=None, help="Seconds to wait for a lock."
 )
 @click.option("--fail-fast-after", envvar="HOTFIX_FAIL_FAST_AFTER", type=float, default=None)
+@click.option(
+    "--settle",
+    "settle_seconds",
+    envvar="HOTFIX_SETTLE",
+    type=float,
+    default=None,
+    help="After the rollout completes, keep watching it this many seconds (default: promote.settle_seconds, 0).",
+)
 @click.option("--snapshot-dir", envvar="HOTFIX_SNAPSHOT_DIR", default=None, help="Save a YAML snapshot here first.")
 @click.option("--smoke-url", "smoke_urls", envvar="HOTFIX_SMOKE_URLS", multiple=True, help="URL that must answer.")
 @click.option("--smoke-status", envvar="HOTFIX_SMOKE_STATUS", type=int, default=200, show_default=True)
@@ -70,6 +78,7 @@ def command(
     timeout: float | None,
     lock_timeout: float | None,
     fail_fast_after: float | None,
+    settle_seconds: float | None,
     snapshot_dir: str | None,
     smoke_urls: tuple[str, ...],
     smoke_status: int,
@@ -116,6 +125,7 @@ def command(
             wait_timeout=timeout,
             lock_timeout=lock_timeout,
             fail_fast_after=cluster_cfg.fail_fast_after if fail_fast_after is None else fail_fast_after,
+            settle_seconds=settle_seconds,
             snapshot_dir=snapshot_dir or None,
             dry_run=dry_run,
             run_id=run_id,

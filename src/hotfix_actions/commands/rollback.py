@@ -53,11 +53,12 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     "--to",
     "to_source",
     envvar="HOTFIX_TO",
-    type=click.Choice(["lkg", "last-successful-deployment"]),
+    type=click.Choice(["lkg", "previous-lkg", "last-successful-deployment"]),
     default="lkg",
     show_default=True,
-    help="Target when no revision or image is given: the last-known-good record, or the image of the last "
-    "successful GitHub deployment of --environment.",
+    help="Target when no revision or image is given: the last-known-good record; previous-lkg, the release recorded "
+    "before the newest promoted one (when that release turned out bad); or the image of the last successful GitHub "
+    "deployment of --environment.",
 )
 @click.option(
     "--container", "containers", envvar="HOTFIX_CONTAINERS", multiple=True, help="Container(s) to set the image on."
@@ -93,6 +94,14 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     default=None,
     help="Fail once a pod reason (CrashLoopBackOff, ImagePullBackOff...) lasts this many seconds.",
 )
+@click.option(
+    "--settle",
+    "settle_seconds",
+    envvar="HOTFIX_SETTLE",
+    type=float,
+    default=None,
+    help="After the rollout completes, keep watching it this many seconds (default: rollback.settle_seconds, 0).",
+)
 @click.option("--health-url", "health_urls", envvar="HOTFIX_HEALTH_URLS", multiple=True, help="URL that must answer.")
 @click.option("--health-status", envvar="HOTFIX_HEALTH_STATUS", type=int, default=200, show_default=True)
 @click.option("--health-retries", envvar="HOTFIX_HEALTH_RETRIES", type=int, default=5, show_default=True)
@@ -121,6 +130,7 @@ def command(
     lock_timeout: float | None,
     snapshot_dir: str | None,
     fail_fast_after: float | None,
+    settle_seconds: float | None,
     health_urls: tuple[str, ...],
     health_status: int,
     health_retries: int,
@@ -170,6 +180,7 @@ def command(
             to_revision=to_revision,
             to_image=to_image or None,
             to_last_successful=to_source == "last-successful-deployment",
+            to_previous=to_source == "previous-lkg",
             containers=_split(containers),
             service=service or None,
             to_color=to_color or None,
@@ -182,6 +193,7 @@ def command(
             lock_timeout=lock_timeout,
             snapshot_dir=snapshot_dir or None,
             fail_fast_after=cluster_cfg.fail_fast_after if fail_fast_after is None else fail_fast_after,
+            settle_seconds=settle_seconds,
             run_id=run_id,
             run_url=run_url,
             reason=reason,

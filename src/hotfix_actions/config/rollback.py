@@ -50,6 +50,7 @@ class RollbackConfig(SectionConfig):
     matrix: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType(dict(DEFAULT_MATRIX)))
     wait: bool = True
     wait_timeout: float = 300.0
+    settle_seconds: float = 0.0  # after the rollout completes, keep watching this long; a regression fails
     lock: LockConfig = field(default_factory=LockConfig)
     blue_green: BlueGreenConfig = field(default_factory=BlueGreenConfig)
     health_checks: tuple[HealthCheck, ...] = ()

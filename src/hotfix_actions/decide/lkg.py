@@ -294,26 +294,24 @@ def history(annotations: Mapping[str, str] | None) -> list[LkgRecord]:
 
 
 def with_lkg(deployment: Mapping[str, Any], record: LkgRecord) -> dict[str, Any]:
-    """A copy of the Deployment carrying ``record`` as its LKG, the previous one pushed onto the history."""
+    """A copy of the Deployment carrying ``record`` as its LKG, pushed onto the history (newest first). A record of
+    the same release as the newest entry replaces it (promoting the same image again adds nothing)."""
     result = copy.deepcopy(dict(deployment))
     meta = result.setdefault("metadata", {})
     annotations = dict(meta.get("annotations") or {})
-    past = [record, *history(annotations)]
-    try:
-        previous = LkgRecord.from_annotations(annotations)
-    except ValueError:
-        previous = None
-    if previous is not None and previous != record:
-        past.insert(1, previous)
-    unique: list[LkgRecord] = []
-    for item in past:  # newest first; one entry per release
-        if not any(item.same_release(seen) for seen in unique):
-            unique.append(item)
+    past = history(annotations)
+    if not past:
+        try:
+            current = LkgRecord.from_annotations(annotations)
+        except ValueError:
+            current = None
+        past = [current] if current is not None else []
+    if past and past[0].same_release(record) and past[0].source == record.source:
+        past = past[1:]
+    entries = [record, *past][:_HISTORY_LENGTH]
     annotations[LKG_ANNOTATION] = record.to_json()
     annotations[LKG_HISTORY_ANNOTATION] = (
-        "["
-        + ",".join(r.to_json(with_template=i < _TEMPLATES_KEPT) for i, r in enumerate(unique[:_HISTORY_LENGTH]))
-        + "]"
+        "[" + ",".join(r.to_json(with_template=i < _TEMPLATES_KEPT) for i, r in enumerate(entries)) + "]"
     )
     meta["annotations"] = annotations
     return result

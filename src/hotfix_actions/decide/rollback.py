@@ -37,6 +37,7 @@ __all__ = [
     "choose_strategy",
     "lease_free",
     "plan_template",
+    "previous_release",
     "rollback_record",
 ]
 
@@ -63,12 +64,15 @@ class Target:
     lkg: bool = False
     revision: int | None = None
     images: Mapping[str, str] = field(default_factory=dict)
+    previous: bool = False  # the release before the newest one promote verified (when that one turned out bad)
 
     def describe(self) -> str:
         if self.revision is not None:
             return f"revision {self.revision}"
         if self.images:
             return ", ".join(f"{k}={v}" if k else v for k, v in self.images.items())
+        if self.previous:
+            return "the release before the last promoted one"
         return "the last-known-good release"
 
 
@@ -119,6 +123,7 @@ class _Goal:
     template_hash: str = ""
     revision: int = 0
     refusal: Plan | None = None
+    note: str = ""  # said when nothing is to be done
 
 
 def _from_lkg(revs: Sequence[Revision], record: LkgRecord, live: Mapping[str, Any]) -> _Goal:
@@ -138,45 +143,64 @@ def _from_lkg(revs: Sequence[Revision], record: LkgRecord, live: Mapping[str, An
     return _Goal(rebuilt, where, record.template_hash, record.revision)
 
 
-def _lkg_goal(name: str, annotations: Mapping[str, str], revs: Sequence[Revision], live: Mapping[str, Any]) -> _Goal:
-    """The LKG record's template; when promote verified the live release itself, the record before it."""
+def previous_release(annotations: Mapping[str, str]) -> tuple[LkgRecord | None, LkgRecord | None]:
+    """(the newest release promote verified, the different release recorded before it) from the LKG history."""
+    past = lkg_history(annotations)
+    if not past:
+        try:
+            current = LkgRecord.from_annotations(annotations)
+        except ValueError:
+            current = None
+        past = [current] if current else []
+    index = next((i for i, r in enumerate(past) if r.source == "promote"), None)
+    if index is None:
+        return None, None
+    promoted = past[index]
+    return promoted, next((r for r in past[index + 1 :] if not r.same_release(promoted)), None)
+
+
+def _lkg_goal(
+    name: str, annotations: Mapping[str, str], revs: Sequence[Revision], live: Mapping[str, Any], previous: bool
+) -> _Goal:
+    """The LKG record's template; with ``previous``, the release recorded before the newest promoted one.
+
+    Both are stable under repetition: after a rollback the target is still the same record, so running it again is
+    a no-op and the release it replaced never comes back.
+    """
     try:
         record = LkgRecord.from_annotations(annotations)
     except ValueError as exc:
-        return _Goal(
-            None, "", refusal=Plan(Action.REFUSE, f"the LKG record on deployment {name} cannot be read: {exc}")
-        )
+        refusal = Plan(Action.REFUSE, f"the LKG record on deployment {name} cannot be read: {exc}")
+        return _Goal(None, "", refusal=refusal)
     if record is None:
-        return _Goal(
-            None,
-            "",
-            refusal=Plan(
-                Action.REFUSE,
-                f"deployment {name} has no last-known-good record (hotfix promote writes one); "
-                f"revisions that exist: {_existing(revs)}",
-                target="the last-known-good release",
-                fix="pass --to-revision N or --to-image IMAGE; undo never guesses 'the previous revision'",
-            ),
+        refusal = Plan(
+            Action.REFUSE,
+            f"deployment {name} has no last-known-good record (hotfix promote writes one); "
+            f"revisions that exist: {_existing(revs)}",
+            target="the last-known-good release",
+            fix="pass --to-revision N or --to-image IMAGE; undo never guesses 'the previous revision'",
         )
-    goal = _from_lkg(revs, record, live)
-    if record.source == "rollback" or goal.template is None or not templates_equal(live, goal.template):
+        return _Goal(None, "", refusal=refusal)
+    if not previous:
+        goal = _from_lkg(revs, record, live)
+        if record.source == "promote" and goal.template is not None and templates_equal(live, goal.template):
+            return replace(
+                goal, note="; it is the release promote verified: if it is the bad one, use --to previous-lkg"
+            )
         return goal
-    # The live release is the one promote verified: the emergency is about it, so go to the release before it.
-    earlier = next((r for r in lkg_history(annotations) if not r.same_release(record)), None)
-    if earlier is None:
-        return _Goal(
-            None,
-            "",
-            refusal=Plan(
-                Action.REFUSE,
-                f"the live release of deployment {name} is its last-known-good ({record.describe()}) and no earlier "
-                f"release is recorded; revisions that exist: {_existing(revs)}",
-                target="the release before the last-known-good",
-                fix="pass --to-revision N or --to-image IMAGE",
-            ),
+    promoted, earlier = previous_release(annotations)
+    if promoted is None or earlier is None:
+        newest = promoted.describe() if promoted is not None else "none"
+        refusal = Plan(
+            Action.REFUSE,
+            f"deployment {name}: no release is recorded before the newest promoted one ({newest}); "
+            f"revisions that exist: {_existing(revs)}",
+            target="the release before the last promoted one",
+            fix="pass --to-revision N or --to-image IMAGE",
         )
+        return _Goal(None, "", refusal=refusal)
     before = _from_lkg(revs, earlier, live)
-    note = f"the live release is the LKG promote recorded at {record.time or '?'}; going to the one before it: "
+    note = f"the release before {promoted.images_text()} (promoted {promoted.time or '?'}): "
     return replace(before, source=note + before.source)
 
 
@@ -221,7 +245,7 @@ def plan_template(
             )
         goal = _Goal(template, "the live template with new images")
     else:
-        goal = _lkg_goal(name, meta.get("annotations") or {}, revs, live)
+        goal = _lkg_goal(name, meta.get("annotations") or {}, revs, live, target.previous)
         if goal.refusal is not None:
             return goal.refusal
         if goal.template is None:
@@ -256,7 +280,8 @@ def plan_template(
                 template=normalize_template(goal.template),
                 resume=True,
             )
-        return replace(base, reason=f"skipped: the live template of deployment {name} already matches {described}")
+        reason = f"skipped: the live template of deployment {name} already matches {described}{goal.note}"
+        return replace(base, reason=reason)
     return replace(
         base,
         action=Action.UPDATE,

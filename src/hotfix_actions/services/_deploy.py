@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from hotfix_actions.decide.rollback import Action, Plan, Target, apply_plan, plan_template, rollback_record
-from hotfix_actions.decide.rollout import RolloutResult
+from hotfix_actions.decide.rollout import RolloutPhase, RolloutResult, rollout_status
 from hotfix_actions.decide.verdict import Status
 from hotfix_actions.errors import ClusterError, ConflictError
 from hotfix_actions.ports import (
@@ -92,9 +92,34 @@ def _plan(cluster: Cluster, deployment: KubeObject, target: Target, resume: bool
     return plan_template(deployment, cluster.owned_replicasets(deployment), target, resume=resume)
 
 
-def wait_rollout(ctx: Context, namespace: str, name: str, timeout: float, fail_fast: float | None) -> RolloutResult:
+def wait_rollout(
+    ctx: Context, namespace: str, name: str, timeout: float, fail_fast: float | None, settle: float = 0.0
+) -> RolloutResult:
+    """Wait by kubectl's rules; then, with ``settle`` > 0, keep looking that long: success is only point-in-time,
+    and pods that crash a few seconds after turning Ready fail the rollout here instead of after the job ended."""
     result = ctx.cluster.wait_for_rollout(
         namespace, name, timeout=timeout, fail_fast_after=fail_fast, on_progress=ctx.reporter.info
     )
     ctx.add("rollout", Status.PASS if result.ok else Status.FAIL, result.describe())
+    if result.ok and settle > 0:
+        result = _settle(ctx, namespace, name, settle, result)
     return result
+
+
+def _settle(ctx: Context, namespace: str, name: str, seconds: float, done: RolloutResult) -> RolloutResult:
+    start = time.monotonic()
+    looks = 0
+    while (elapsed := time.monotonic() - start) < seconds:
+        time.sleep(min(0.5, seconds - elapsed))  # a real wait, whatever clock the tests give ctx
+        looks += 1
+        status = rollout_status(ctx.cluster.get("deployments", namespace, name))
+        if status.phase is not RolloutPhase.COMPLETE:
+            failed = RolloutResult(
+                RolloutPhase.FAILED,
+                f"the rollout did not hold for {seconds:.0f}s: after {elapsed:.1f}s {status.message}",
+                done.waited + elapsed,
+            )
+            ctx.add("settle", Status.FAIL, failed.message)
+            return failed
+    ctx.add("settle", Status.PASS, f"still complete after {seconds:.0f}s ({looks} looks)")
+    return done

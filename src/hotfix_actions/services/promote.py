@@ -35,6 +35,7 @@ class PromoteRequest:
     wait_timeout: float | None = None
     lock_timeout: float | None = None
     fail_fast_after: float | None = None
+    settle_seconds: float | None = None
     snapshot_dir: str | None = None
     dry_run: bool = False
     run_id: str = "local"
@@ -148,7 +149,9 @@ def _promote(ctx: Context, req: PromoteRequest, cfg: PromoteConfig, mode: str) -
         {"image": req.image, "deployment": req.deployment, "namespace": req.namespace},
         f"promote {req.image}",
     )
-    result = wait_rollout(ctx, req.namespace, req.deployment, req.wait_timeout or cfg.wait_timeout, req.fail_fast_after)
+    settle = cfg.settle_seconds if req.settle_seconds is None else req.settle_seconds
+    timeout = req.wait_timeout or cfg.wait_timeout
+    result = wait_rollout(ctx, req.namespace, req.deployment, timeout, req.fail_fast_after, settle)
     ok = result.ok
     if ok and cfg.smoke_checks:
         rows = ops.run_health_checks(ctx.probe, cfg.smoke_checks, ctx.reporter.info, label="smoke")

@@ -11,12 +11,7 @@ from dataclasses import dataclass
 
 from hotfix_actions.config.rollback import RollbackConfig
 from hotfix_actions.decide.lkg import LkgRecord
-from hotfix_actions.decide.rollback import (
-    DEFAULT_MATRIX,
-    Action,
-    Target,
-    choose_strategy,
-)
+from hotfix_actions.decide.rollback import DEFAULT_MATRIX, Action, Target, choose_strategy, previous_release
 from hotfix_actions.decide.validate import SEVERITIES
 from hotfix_actions.decide.verdict import Status, Verdict
 from hotfix_actions.errors import ExitCode, NotFoundError, UsageError
@@ -42,6 +37,7 @@ class RollbackRequest:
     to_revision: int | None = None
     to_image: str | None = None
     to_last_successful: bool = False
+    to_previous: bool = False  # the release before the newest promoted one (that one turned out bad)
     containers: tuple[str, ...] = ()
     service: str | None = None
     to_color: str | None = None
@@ -54,6 +50,7 @@ class RollbackRequest:
     lock_timeout: float | None = None
     snapshot_dir: str | None = None
     fail_fast_after: float | None = None
+    settle_seconds: float | None = None
     run_id: str = "local"
     run_url: str = ""
     reason: str = ""
@@ -80,7 +77,9 @@ def _validate(req: RollbackRequest, cfg: RollbackConfig) -> tuple[str, str]:
         ops.check_label_value(req.to_color, "to-color")
     if req.to_revision is not None and req.to_revision < 1:
         raise UsageError(f"{req.to_revision} is not a revision number", input_name="to-revision", fix="pass N >= 1")
-    chosen = [x for x in (req.to_revision is not None, bool(req.to_image), req.to_last_successful) if x]
+    chosen = [
+        x for x in (req.to_revision is not None, bool(req.to_image), req.to_last_successful, req.to_previous) if x
+    ]
     if len(chosen) > 1:
         raise UsageError(
             "choose one target", input_name="to-revision/to-image/to", fix="pass only one of them (or none for the LKG)"
@@ -234,7 +233,8 @@ def _wait_and_check(
     ok = True
     if wait:
         timeout = req.wait_timeout or cfg.wait_timeout
-        result = wait_rollout(ctx, req.namespace, req.deployment, timeout, req.fail_fast_after)
+        settle = cfg.settle_seconds if req.settle_seconds is None else req.settle_seconds
+        result = wait_rollout(ctx, req.namespace, req.deployment, timeout, req.fail_fast_after, settle)
         outputs["rollout"] = result.phase.value
         outputs["rollout-seconds"] = f"{result.waited:.2f}"
         if result.problem:
@@ -255,14 +255,16 @@ def _target(ctx: Context, req: RollbackRequest, strategy: str, deployment: KubeO
         return Target(images={c: image for c in names})
     if req.to_revision is not None:
         return Target(revision=req.to_revision)
-    if strategy == "redeploy":  # the previous release: the LKG images on the live template
+    if strategy == "redeploy":  # the previous release's images (the LKG's, or the one before) on the live template
+        annotations = (deployment.get("metadata") or {}).get("annotations") or {}
         try:
-            record = LkgRecord.from_annotations((deployment.get("metadata") or {}).get("annotations"))
+            record = previous_release(annotations)[1] if req.to_previous else LkgRecord.from_annotations(annotations)
         except ValueError:
             record = None
         if record is None:
             raise UsageError(
-                "redeploy needs an image: none given and no last-known-good record on the deployment",
+                "redeploy needs an image: none given and no "
+                + ("release recorded before the last promoted one" if req.to_previous else "last-known-good record"),
                 input_name="to-image",
                 fix="pass --to-image IMAGE (and --container NAME)",
             )
@@ -270,7 +272,7 @@ def _target(ctx: Context, req: RollbackRequest, strategy: str, deployment: KubeO
         if req.containers:
             images = {c: images.get(c, record.image) for c in req.containers}
         return Target(images=images)
-    return Target(lkg=True)
+    return Target(previous=True) if req.to_previous else Target(lkg=True)
 
 
 def _cause(req: RollbackRequest, strategy: str, target: Target) -> str:
