@@ -265,7 +265,7 @@ def test_prometheus_down_deploys_nothing(sandbox: Sandbox, tmp_path: Path) -> No
     assert sandbox.get("apps/v1", "deployments", NS, "web-canary") is None
 
 
-def test_monitor_rolls_back_a_failing_release(sandbox: Sandbox, live: Stack, tmp_path: Path) -> None:
+def _promote_twice(sandbox: Sandbox) -> None:
     with connect(ConnectOptions(kubeconfig=str(sandbox.kubeconfig_path)), FAST, poll_interval=0.05) as cluster:
         sandbox.apply(deployment(image=GOOD))
         sandbox.wait_rollout(NS, "web")
@@ -277,6 +277,11 @@ def test_monitor_rolls_back_a_failing_release(sandbox: Sandbox, live: Stack, tmp
                 context(cluster),
             )
             assert outcome.verdict is Verdict.PASS, outcome.reasons
+
+
+def test_monitor_rolls_back_a_failing_release(sandbox: Sandbox, live: Stack, tmp_path: Path) -> None:
+    """The promoted release (the last-known-good) fails: roll back to the release recorded before it."""
+    _promote_twice(sandbox)
     live.reset(baseline=Knobs(error_rate=0.3, latency_median=0.02, latency_sigma=0.3, load_rps=60.0))
     try:
         result, out, summary = invoke(
@@ -319,3 +324,27 @@ def test_monitor_of_a_healthy_release_passes(sandbox: Sandbox, live: Stack, tmp_
     assert result.exit_code == 0, result.output
     assert out["verdict"] == "PASS" and out["rolled-back"] == "false"
     assert image_of(sandbox) == GOOD
+
+
+def test_monitor_says_when_the_rollback_changed_nothing(sandbox: Sandbox, live: Stack, tmp_path: Path) -> None:
+    _promote_twice(sandbox)
+    live.reset(baseline=Knobs(error_rate=0.3, latency_median=0.02, latency_sigma=0.3, load_rps=60.0))
+    try:
+        result, out, _ = invoke(
+            tmp_path,
+            "monitor",
+            "-d",
+            "web",
+            "--to",
+            "lkg",
+            "--kubeconfig",
+            str(sandbox.kubeconfig_path),
+            "--prometheus-url",
+            live.prom.url,
+        )
+    finally:
+        live.reset()
+    assert result.exit_code == 1, result.output
+    assert out["verdict"] == "FAIL" and out["rolled-back"] == "false"
+    assert "nothing was changed" in json.loads(out["reasons"])[-1]
+    assert image_of(sandbox) == GOOD2

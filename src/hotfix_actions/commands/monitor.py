@@ -36,6 +36,16 @@ __all__ = ["command"]
     help="Rollback strategy on failure (default: .hotfix.yml rollback.strategy).",
 )
 @click.option("--severity", envvar="HOTFIX_SEVERITY", type=click.Choice(["critical", "high", "medium", "low"]))
+@click.option(
+    "--to",
+    "to_source",
+    envvar="HOTFIX_TO",
+    type=click.Choice(["previous-lkg", "lkg"]),
+    default="previous-lkg",
+    show_default=True,
+    help="Rollback target: the release recorded before the promoted one (the promoted release is the "
+    "last-known-good, and it is the one failing), or the last-known-good record.",
+)
 @click.option("--environment", envvar="HOTFIX_ENVIRONMENT", default="", help="GitHub environment (deployments).")
 @click.option("--github-token", envvar="HOTFIX_GITHUB_TOKEN", default=None, help="Record GitHub Deployments.")
 @click.option("--record", envvar="HOTFIX_RECORD", type=click.Path(dir_okay=False), default=None, help="Save polls.")
@@ -49,6 +59,7 @@ def command(
     duration: str | None,
     strategy: str | None,
     severity: str | None,
+    to_source: str,
     environment: str,
     github_token: str | None,
     record: str | None,
@@ -99,6 +110,7 @@ def command(
                 deployment=deployment,
                 strategy=strategy,
                 severity=severity,
+                to_previous=to_source == "previous-lkg",
                 run_id=run_id,
                 run_url=run_url,
                 reason=reason,

@@ -75,11 +75,14 @@ def run(
             add("rollback", Status.ERROR, f"emergency rollback failed: {exc}")
             reasons.append(f"EMERGENCY ROLLBACK FAILED: {exc}")
         else:
-            ok = result.verdict is Verdict.PASS
-            add("rollback", Status.PASS if ok else Status.ERROR, "; ".join(result.reasons) or result.verdict.value)
-            outputs["rolled-back"] = "true" if ok else "false"
+            changed = result.verdict is Verdict.PASS and result.outputs.get("rolled-back") == "true"
+            what = "; ".join(result.reasons) or result.verdict.value
+            if result.verdict is Verdict.PASS and not changed:
+                what = f"nothing was changed: {what}"
+            add("rollback", Status.PASS if changed else Status.ERROR, what)
+            outputs["rolled-back"] = "true" if changed else "false"
             outputs["rollback-verdict"] = result.verdict.value
-            reasons.append(f"emergency rollback {result.verdict.value}: {'; '.join(result.reasons)}")
+            reasons.append(f"emergency rollback {result.verdict.value}: {what}")
     elif decision.verdict is not Verdict.PASS:
         reasons.append(f"{req.deployment} left as it is: the monitor could not decide ({decision.rule})")
     markdown = summary.markdown(settings.policy, analysis.intervals, decision, f"Monitor of {req.deployment}")
