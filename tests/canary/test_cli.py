@@ -172,6 +172,7 @@ def _canary(sandbox: Sandbox, tmp_path: Path, live: Stack, *extra: str) -> tuple
     )
 
 
+@pytest.mark.prometheus
 def test_canary_end_to_end_pass_then_fail_rolls_back(sandbox: Sandbox, live: Stack, tmp_path: Path) -> None:
     sandbox.apply(deployment(image=GOOD))
     sandbox.wait_rollout(NS, "web")
@@ -223,6 +224,7 @@ def test_canary_end_to_end_pass_then_fail_rolls_back(sandbox: Sandbox, live: Sta
     live.reset(canary=HEALTHY)
 
 
+@pytest.mark.prometheus
 def test_canary_that_never_gets_ready_is_rolled_back(sandbox: Sandbox, live: Stack, tmp_path: Path) -> None:
     sandbox.apply(deployment(image=GOOD))
     sandbox.wait_rollout(NS, "web")
@@ -279,6 +281,7 @@ def _promote_twice(sandbox: Sandbox) -> None:
             assert outcome.verdict is Verdict.PASS, outcome.reasons
 
 
+@pytest.mark.prometheus
 def test_monitor_rolls_back_a_failing_release(sandbox: Sandbox, live: Stack, tmp_path: Path) -> None:
     """The promoted release (the last-known-good) fails: roll back to the release recorded before it."""
     _promote_twice(sandbox)
@@ -305,6 +308,7 @@ def test_monitor_rolls_back_a_failing_release(sandbox: Sandbox, live: Stack, tmp
     assert "Monitor of web" in summary
 
 
+@pytest.mark.prometheus
 def test_monitor_of_a_healthy_release_passes(sandbox: Sandbox, live: Stack, tmp_path: Path) -> None:
     sandbox.apply(deployment(image=GOOD))
     sandbox.wait_rollout(NS, "web")
@@ -326,6 +330,7 @@ def test_monitor_of_a_healthy_release_passes(sandbox: Sandbox, live: Stack, tmp_
     assert image_of(sandbox) == GOOD
 
 
+@pytest.mark.prometheus
 def test_monitor_says_when_the_rollback_changed_nothing(sandbox: Sandbox, live: Stack, tmp_path: Path) -> None:
     _promote_twice(sandbox)
     live.reset(baseline=Knobs(error_rate=0.3, latency_median=0.02, latency_sigma=0.3, load_rps=60.0))
