@@ -22,10 +22,16 @@ def act_binary() -> str:
 
 def export_tree(dest: Path) -> Path:
     """Copy the files git knows about (tracked or not ignored): what a user's `uses:` would download."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for rel in filter(None, listed):
         src = ROOT / rel
         if src.is_file():
@@ -55,12 +61,18 @@ def run_act(
     timeout: float = 600,
 ) -> ActRun:
     argv = [
-        act_binary(), event,
-        "-P", "ubuntu-latest=-self-hosted",
-        "-W", workflow,
-        "--local-repository", f"{ACTION_REPO}@v1={action_tree}",
-        "--env", f"RUNNER_TOOL_CACHE={tool_cache}",
-        "--env", f"HOTFIX_PYTHON={sys.executable}",
+        act_binary(),
+        event,
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "-W",
+        workflow,
+        "--local-repository",
+        f"{ACTION_REPO}@v1={action_tree}",
+        "--env",
+        f"RUNNER_TOOL_CACHE={tool_cache}",
+        "--env",
+        f"HOTFIX_PYTHON={sys.executable}",
     ]
     for key, value in (env or {}).items():
         argv += ["--env", f"{key}={value}"]
@@ -72,6 +84,7 @@ def run_act(
         argv += ["-e", str(event_path)]
     child_env = dict(os.environ)
     child_env.pop("GITHUB_ACTIONS", None)
-    proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=child_env,
-                          check=False)
+    proc = subprocess.run(
+        argv, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=child_env, check=False
+    )
     return ActRun(proc.returncode, proc.stdout + proc.stderr)

@@ -58,8 +58,13 @@ def test_validate_hotfix_action_under_act(tmp_path: Path, action_tree: Path, too
     checkout = clone(origin, tmp_path / "checkout", branch=branch)
 
     results = tmp_path / "results.txt"
-    run = run_act(checkout.path, workflow=".github/workflows/validate.yml", action_tree=action_tree,
-                  tool_cache=tool_cache, env={"RESULT_FILE": str(results)})
+    run = run_act(
+        checkout.path,
+        workflow=".github/workflows/validate.yml",
+        action_tree=action_tree,
+        tool_cache=tool_cache,
+        env={"RESULT_FILE": str(results)},
+    )
     assert run.returncode == 0, run.output[-4000:]
     got = _results(results)
     assert got["valid"] == "true", run.output[-4000:]
@@ -71,8 +76,13 @@ def test_validate_hotfix_action_under_act(tmp_path: Path, action_tree: Path, too
     # A bad branch: the same action rejects it, exit 1, and says why.
     bad = hotfix_branch(work, version="1.0.3", slug="skip")
     checkout_bad = clone(origin, tmp_path / "checkout-bad", branch=bad)
-    run = run_act(checkout_bad.path, workflow=".github/workflows/validate.yml", action_tree=action_tree,
-                  tool_cache=tool_cache, env={"RESULT_FILE": str(results)})
+    run = run_act(
+        checkout_bad.path,
+        workflow=".github/workflows/validate.yml",
+        action_tree=action_tree,
+        tool_cache=tool_cache,
+        env={"RESULT_FILE": str(results)},
+    )
     got = _results(results)
     assert got["valid"] == "false" and got["outcome"] == "failure"
     assert "1.0.3 skips 2 version(s): a hotfix of v1.0.0 must be 1.0.1" in got["reasons"]

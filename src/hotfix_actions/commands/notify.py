@@ -66,9 +66,11 @@ def command(
         try:
             loaded = json.loads(reasons_json)
         except ValueError as exc:
-            raise UsageError("is not a JSON list of strings", input_name="--reasons-json") from exc
+            raise UsageError(
+                f"is not a JSON list of strings: {reasons_json[:80]!r}", input_name="--reasons-json"
+            ) from exc
         if not isinstance(loaded, list) or not all(isinstance(r, str) for r in loaded):
-            raise UsageError("is not a JSON list of strings", input_name="--reasons-json")
+            raise UsageError(f"is not a JSON list of strings: {reasons_json[:80]!r}", input_name="--reasons-json")
         all_reasons += loaded
     pairs = []
     for item in fields:

@@ -106,7 +106,7 @@ def command(
     named = []
     for item in links:
         name, sep, url = item.partition("=")
-        if not sep or not url.startswith("https://"):
+        if not sep or not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
             raise UsageError(f"{item[:60]!r} is not '<name>=<https URL>'", input_name="--link")
         named.append((_line(name, "--link", 60), url.strip()))
     incident = pm.Incident(

@@ -10,6 +10,7 @@ from hotfix_actions.commands._common import Edge, hotfix_command, repo_root
 from hotfix_actions.config.repository import RepositoryConfig
 from hotfix_actions.config.validate import ValidateConfig
 from hotfix_actions.errors import UsageError
+from hotfix_actions.ports import GitHub, NullGitHub
 from hotfix_actions.report import Outcome
 
 __all__ = ["command"]
@@ -39,6 +40,13 @@ __all__ = ["command"]
 )
 @click.option("--github-repository", envvar="GITHUB_REPOSITORY", default=None, help="owner/name for the API.")
 @click.option("--github-api-url", envvar="GITHUB_API_URL", default="https://api.github.com", show_default=True)
+@click.option(
+    "--github-server-url",
+    envvar="GITHUB_SERVER_URL",
+    default="https://github.com",
+    show_default=True,
+    help="git fetches over https get the token (in a header, for this host only).",
+)
 def command(
     *,
     edge: Edge,
@@ -47,6 +55,7 @@ def command(
     github_token: str | None,
     github_repository: str | None,
     github_api_url: str,
+    github_server_url: str,
 ) -> Outcome:
     """Check that a hotfix branch is fit for production.
 
@@ -65,7 +74,15 @@ def command(
             fix="check out the repository first (actions/checkout) or pass --repo",
         )
     cfg = edge.config(root)
-    git = GitCli(root)
+    env = dict(edge.env)
+    if github_token:
+        # actions/checkout with persist-credentials: false leaves no credentials behind; a shallow clone of a
+        # private repository needs the token to fetch history (sent in a header, never in a URL or argv).
+        from hotfix_actions.github.connect import git_auth_env
+
+        env, header = git_auth_env(github_token, github_server_url, env)
+        edge.reporter.mask(header)
+    git = GitCli(root, env=env)
     chosen = branch or edge.env.get("GITHUB_HEAD_REF") or edge.env.get("GITHUB_REF_NAME") or git.current_branch()
     if not chosen:
         raise UsageError(
@@ -84,11 +101,9 @@ def command(
     )
 
 
-def _github(token: str | None, repository: str | None, api_url: str):  # type: ignore[no-untyped-def]
-    from hotfix_actions.ports import NullGitHub
-
+def _github(token: str | None, repository: str | None, api_url: str) -> GitHub:
     if not token or not repository:
         return NullGitHub()
-    from hotfix_actions.github import GitHubRepo
+    from hotfix_actions.github.connect import connect, options
 
-    return GitHubRepo(token=token, repository=repository, base_url=api_url)
+    return connect(token, repository, options(api_url))

@@ -1,0 +1,136 @@
+"""The reusable hotfix.yml, called by examples/workflows/hotfix.yml, run by act end to end.
+
+Asserts on cluster state, git refs and the GitHub emulator's records, not on log text alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hotfix_actions.sandbox.prometheus_runner import find_binary
+from hotfix_actions.sandbox.stack import Behaviour, LocalStack
+from hotfix_actions.testing.github_emulator import GitHubEmulator
+from tests.e2e.pipeline import REPOSITORY, TOKEN, make_project, run_workflow
+from tests.gitrepos import git
+
+pytestmark = [pytest.mark.act, pytest.mark.prometheus]
+IMAGE = "ghcr.io/acme/shop"
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[LocalStack]:
+    find_binary()
+    with LocalStack.start(tmp_path / "stack") as running:
+        env = {**running.env()}
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "hotfix_actions",
+                "promote",
+                "-d",
+                "shop",
+                "--image",
+                f"{IMAGE}:1.4.2",
+                "--version",
+                "1.4.2",
+            ],
+            env={**__import__("os").environ, **env},
+            check=True,
+            capture_output=True,
+        )
+        yield running
+
+
+@pytest.fixture
+def github() -> Iterator[GitHubEmulator]:
+    gh = GitHubEmulator(tokens={TOKEN})
+    gh.start()
+    try:
+        yield gh
+    finally:
+        gh.stop()
+    assert gh.violations == [], gh.violations
+
+
+def _statuses(gh: GitHubEmulator) -> list[str]:
+    state = gh.repo(REPOSITORY)
+    return [s["state"] for statuses in state.statuses.values() for s in statuses]
+
+
+def test_good_hotfix_is_promoted_tagged_and_merged_back(
+    tmp_path: Path, stack: LocalStack, github: GitHubEmulator, action_tree: Path, tool_cache: Path
+) -> None:
+    project = make_project(tmp_path, github, stack)
+    sha = project.checkout.head()
+    run = run_workflow(
+        project,
+        workflow=".github/workflows/hotfix.yml",
+        event="push",
+        action_tree=action_tree,
+        tool_cache=tool_cache,
+        artifacts=tmp_path / "artifacts",
+        stack=stack,
+        emulator=github,
+    )
+    (tmp_path / "act.log").write_text(run.output)
+    print("job wall times:", run.jobs)
+    assert run.returncode == 0, f"see {tmp_path / 'act.log'}: " + run.output[-3000:]
+    # the cluster runs the hotfix everywhere, recorded as last-known-good; the canary is gone
+    assert stack.image_of("shop") == f"{IMAGE}:{sha}"
+    assert stack.ready_replicas_of("shop-canary") == 0
+    # git: tagged on main, merged into develop, hotfix branch deleted
+    origin = project.origin
+    assert git(origin, "rev-parse", "v1.4.3^{commit}") == git(origin, "rev-parse", "main")
+    assert git(origin, "merge-base", "--is-ancestor", sha, "develop", check=False) == ""
+    assert git(origin, "branch", "--list", "hotfix/*") == ""
+    # GitHub: a release and a successful deployment
+    state = github.repo(REPOSITORY)
+    assert [r["tag_name"] for r in state.releases.values()] == ["v1.4.3"]
+    assert "success" in _statuses(github)
+    # artifacts: the cluster snapshot taken before production was touched
+    assert (tmp_path / "artifacts").is_dir()
+    assert any(p.name == "cluster-before.yaml" for p in (tmp_path / "artifacts").rglob("*"))
+    assert TOKEN not in run.output
+
+
+def test_bad_canary_is_rolled_back_and_reported(
+    tmp_path: Path, stack: LocalStack, github: GitHubEmulator, action_tree: Path, tool_cache: Path
+) -> None:
+    project = make_project(tmp_path, github, stack)
+    sha = project.checkout.head()
+    stack.settings = dataclasses.replace(
+        stack.settings, behaviours=(Behaviour(sha, error_rate=0.2), *stack.settings.behaviours)
+    )
+    run = run_workflow(
+        project,
+        workflow=".github/workflows/hotfix.yml",
+        event="push",
+        action_tree=action_tree,
+        tool_cache=tool_cache,
+        artifacts=tmp_path / "artifacts",
+        stack=stack,
+        emulator=github,
+    )
+    print("job wall times:", run.jobs)
+    assert run.returncode != 0
+    # production keeps the last-known-good; the bad image never reached it; the canary was scaled away
+    assert stack.image_of("shop") == f"{IMAGE}:1.4.2"
+    assert stack.ready_replicas_of("shop-canary") == 0
+    assert "rollback production" in run.jobs, run.output[-6000:]
+    # no release, no tag
+    assert git(project.origin, "tag", "--list", "v1.4.3") == ""
+    assert not github.repo(REPOSITORY).releases
+    # a post-mortem issue was opened
+    issues = list(github.repo(REPOSITORY).issues.values())
+    assert any(
+        "post-mortem" in [lbl if isinstance(lbl, str) else lbl.get("name") for lbl in i.get("labels", [])]
+        for i in issues
+    ), issues
+    assert TOKEN not in run.output
