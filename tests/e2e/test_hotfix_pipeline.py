@@ -134,3 +134,65 @@ def test_bad_canary_is_rolled_back_and_reported(
         for i in issues
     ), issues
     assert TOKEN not in run.output
+
+
+def test_manual_rollback_from_run_workflow(
+    tmp_path: Path, stack: LocalStack, github: GitHubEmulator, action_tree: Path, tool_cache: Path
+) -> None:
+    """1.4.3 passed its canary and was promoted, then went bad in production: someone presses "Run workflow"."""
+    project = make_project(tmp_path, github, stack)
+    env = {**__import__("os").environ, **stack.env()}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hotfix_actions",
+            "promote",
+            "-d",
+            "shop",
+            "--image",
+            f"{IMAGE}:1.4.3",
+            "--version",
+            "1.4.3",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    assert stack.image_of("shop") == f"{IMAGE}:1.4.3"
+    run = run_workflow(
+        project,
+        workflow=".github/workflows/rollback.yml",
+        event="workflow_dispatch",
+        action_tree=action_tree,
+        tool_cache=tool_cache,
+        artifacts=tmp_path / "artifacts",
+        stack=stack,
+        emulator=github,
+        inputs={"environment": "production", "strategy": "undo", "to": "previous-lkg", "reason": "INC-77"},
+    )
+    (tmp_path / "act.log").write_text(run.output)
+    print("job wall times:", run.jobs)
+    assert run.returncode == 0, f"see {tmp_path / 'act.log'}: " + run.output[-3000:]
+    assert stack.image_of("shop") == f"{IMAGE}:1.4.2"
+    deployment = stack.sandbox.get("apps/v1", "deployments", "shop", "shop")  # type: ignore[union-attr]
+    assert "INC-77" in deployment["metadata"]["annotations"].get("kubernetes.io/change-cause", "")
+    # recorded where GitHub users look: a deployment of the rolled-back image, marked success
+    state = github.repo(REPOSITORY)
+    payloads = [d.get("payload") or {} for d in state.deployments.values()]
+    assert any(f"{IMAGE}:1.4.2" in str(p) for p in payloads), payloads
+    assert "success" in _statuses(github)
+    # a second press changes nothing: the bad image never comes back
+    again = run_workflow(
+        project,
+        workflow=".github/workflows/rollback.yml",
+        event="workflow_dispatch",
+        action_tree=action_tree,
+        tool_cache=tool_cache,
+        artifacts=tmp_path / "artifacts2",
+        stack=stack,
+        emulator=github,
+        inputs={"environment": "production", "strategy": "undo", "to": "previous-lkg", "reason": "INC-77"},
+    )
+    assert again.returncode == 0, again.output[-3000:]
+    assert stack.image_of("shop") == f"{IMAGE}:1.4.2"
