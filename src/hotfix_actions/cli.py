@@ -45,6 +45,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "hotfix_actions.commands.demo",
         "Run the whole pipeline twice on a local sandbox: a bad hotfix, then a good one.",
     ),
+    "drill": (
+        "hotfix_actions.commands.drill",
+        "Practise a rollback: a failing canary must be caught and the last-known-good restored.",
+    ),
     "monitor": ("hotfix_actions.commands.monitor", "Watch a Deployment after promotion; roll it back when it fails."),
 }
 
