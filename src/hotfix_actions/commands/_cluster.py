@@ -164,5 +164,15 @@ def deployments_for(edge: Edge, token: str | None) -> Deployments:
 
 
 def notifier_for(edge: Edge) -> Notifier:
-    """The lead wires Slack/webhook notifiers here; until then nothing is sent."""
-    return NullNotifier()
+    """Slack, webhook, Teams or Discord from HOTFIX_*_WEBHOOK_URL (masked), else the null notifier. A malformed URL
+    is not a reason to block a rollback: it becomes a warning and nothing is sent."""
+    from hotfix_actions import notify
+    from hotfix_actions.config.notify import NotifyConfig
+    from hotfix_actions.errors import HotfixError
+
+    try:
+        config = edge.config().section(NotifyConfig)
+        return notify.build(notify.urls_from_env(edge.env), config, mask=edge.reporter.mask)
+    except HotfixError as exc:
+        edge.reporter.annotate("warning", f"notifications are off: {exc}")
+        return NullNotifier()
