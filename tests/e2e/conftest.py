@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ def action_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tool_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One runner tool cache for the session: the first action installs the package, later ones reuse it."""
-    return tmp_path_factory.mktemp("tool-cache")
+def tool_cache() -> Path:
+    """The session's runner tool cache (tests/conftest.py): the first action installs the package, later ones
+    reuse it."""
+    return Path(os.environ["HOTFIX_TEST_TOOL_CACHE"])

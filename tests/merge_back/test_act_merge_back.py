@@ -78,7 +78,7 @@ def test_merge_back_action_under_act(tmp_path: Path, emulator: GitHubEmulator) -
         Repo(checkout).path,
         workflow=".github/workflows/merge-back.yml",
         action_tree=export_tree(tmp_path / "action-tree"),
-        tool_cache=tmp_path / "tool-cache",
+        tool_cache=Path(os.environ["HOTFIX_TEST_TOOL_CACHE"]),
         env={
             "RESULT_FILE": str(results),
             "GITHUB_API_URL": emulator.api_url,

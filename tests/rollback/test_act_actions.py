@@ -127,7 +127,7 @@ def run_act(
     standins = {UPLOAD: UPLOAD_STANDIN, SETUP_PYTHON: NOOP_STANDIN}
     argv = [act_binary(), event, "-P", "ubuntu-latest=-self-hosted", "-W", workflow,
             "--local-repository", f"{ACTION_REPO}@v1={action_tree}",
-            "--env", f"RUNNER_TOOL_CACHE={tmp.parent / 'rollback-act-tool-cache'}", "--env", f"HOTFIX_PYTHON={sys.executable}"]  # fmt: skip
+            "--env", f"RUNNER_TOOL_CACHE={os.environ['HOTFIX_TEST_TOOL_CACHE']}", "--env", f"HOTFIX_PYTHON={sys.executable}"]  # fmt: skip
     for uses, text in standins.items():
         folder = tmp / uses.split("@")[0].replace("/", "-")
         folder.mkdir(exist_ok=True)
