@@ -108,11 +108,14 @@ class GitCli:
     def count_commits(self, base: str, head: str) -> int:
         return int(self.run("rev-list", "--count", f"{base}..{head}", "--").stdout.strip() or 0)
 
-    def tags(self, prefix: str, *, merged_into: str | None = None) -> list[TagRef]:
-        args = ["for-each-ref", "--format=%(refname:strip=2)" + _SEP + "%(*objectname)" + _SEP + "%(objectname)"]
+    def tags(self, prefix: str, *, merged_into: str | None = None, namespace: str = "refs/tags") -> list[TagRef]:
+        """Tags named ``<prefix>*`` under ``namespace`` (refs/tags, or a private copy of a remote's tags)."""
+        strip = namespace.count("/") + 1
+        fmt = f"--format=%(refname:strip={strip})" + _SEP + "%(*objectname)" + _SEP + "%(objectname)"
+        args = ["for-each-ref", fmt]
         if merged_into:
             args.append(f"--merged={merged_into}")
-        args.append(f"refs/tags/{prefix}*")
+        args.append(f"{namespace}/{prefix}*")
         out = self.run(*args).stdout
         result = []
         for line in out.splitlines():

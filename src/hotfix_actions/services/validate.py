@@ -17,6 +17,8 @@ from hotfix_actions.report import Outcome, Reporter, Row
 
 __all__ = ["History", "ValidateRequest", "run"]
 
+REMOTE_TAGS = "refs/hotfix-actions/remote-tags"
+
 
 @dataclass(frozen=True)
 class ValidateRequest:
@@ -106,7 +108,11 @@ def _highest_tag(
         reachable = git.tags(prefix, merged_into=prod_sha)
         all_names = {t.name for t in git.tags(prefix)}
         if remote:
-            all_names |= {t.name for t in git.remote_tags(remote, prefix)}
+            # The remote's tags, into a private namespace: local tags are never overwritten, and a clone made
+            # without tags (actions/checkout) still sees the releases.
+            git.fetch(remote, [f"+refs/tags/{prefix}*:{REMOTE_TAGS}/{prefix}*"])
+            reachable += git.tags(prefix, merged_into=prod_sha, namespace=REMOTE_TAGS)
+            all_names |= {t.name for t in git.tags(prefix, namespace=REMOTE_TAGS)}
         return highest_release([t.name for t in reachable], prefix), all_names
     candidates: list[TagRef] = git.remote_tags(remote, prefix) if remote else git.tags(prefix)
     all_names = {t.name for t in candidates} | {t.name for t in git.tags(prefix)}
@@ -160,8 +166,11 @@ def run(
         if history.shallow:
             try:
                 status = github.compare_status(prod_sha, head_sha)
-                contains = status in ("ahead", "identical")
                 reporter.info(f"GitHub compare API: {status}")
+                contains = status in ("ahead", "identical")
+                if contains:
+                    # The answer is known; fetch just the hotfix's own commits for the diff and the commit rules.
+                    contains = history.contains(prod_sha, head_sha)
             except GitHubError:
                 contains = history.contains(prod_sha, head_sha)
         else:
