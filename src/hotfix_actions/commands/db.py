@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,13 @@ from typing import Any
 import click
 
 from hotfix_actions import __version__
+from hotfix_actions.commands._cluster import check_names, cluster_options, open_cluster
 from hotfix_actions.commands._common import Edge, hotfix_command, repo_root
 from hotfix_actions.config.db import DbConfig
 from hotfix_actions.db import ConnInfo, LocalBackupStore, PgTools, conn_from_env
 from hotfix_actions.decide.db import backup_name_problem
 from hotfix_actions.errors import HotfixError, UsageError
-from hotfix_actions.ports import NullScaler
+from hotfix_actions.ports import NullScaler, Scaler
 from hotfix_actions.report import Outcome
 from hotfix_actions.services import db as service
 
@@ -218,6 +220,14 @@ def verify_cmd(
     "folder). Env: HOTFIX_DB_PRE_RESTORE_DIR.",
 )
 @click.option("--allow-other-database", is_flag=True, help="Restore a dump taken from a differently named database.")
+@click.option(
+    "--scale-deployment",
+    envvar="HOTFIX_DB_SCALE_DEPLOYMENT",
+    default=None,
+    help="Scale this Deployment to zero during the restore and back afterwards (cluster options below). "
+    "Env: HOTFIX_DB_SCALE_DEPLOYMENT.",
+)
+@cluster_options
 def restore_cmd(
     *,
     edge: Edge,
@@ -231,6 +241,11 @@ def restore_cmd(
     dry_run: bool,
     pre_restore_dir: str | None,
     allow_other_database: bool,
+    scale_deployment: str | None,
+    kubeconfig: str | None,
+    kubeconfig_data: str | None,
+    context: str | None,
+    namespace: str | None,
 ) -> Outcome:
     """Restore BACKUP into the database: verify it, back up the current data, then restore in one transaction."""
     _checked_name(name)
@@ -247,8 +262,26 @@ def restore_cmd(
         deep=cfg.deep_verify if deep is None else deep,
         allow_other_database=allow_other_database,
     )
-    with _database(edge, cfg, database_url, database, pg_bindir) as db:
-        return service.restore(request, db, store, pre_store, NullScaler(), edge.reporter, _provenance(edge))
+    with ExitStack() as stack:
+        scaler: Scaler = NullScaler()
+        if scale_deployment:
+            from hotfix_actions.config.cluster import ClusterConfig
+            from hotfix_actions.kube.scaler import KubeScaler
+
+            check_names(deployment=scale_deployment, namespace=namespace)
+            cluster = stack.enter_context(
+                open_cluster(
+                    edge,
+                    edge.config().section(ClusterConfig),
+                    kubeconfig=kubeconfig,
+                    kubeconfig_data=kubeconfig_data,
+                    context=context,
+                    namespace=namespace,
+                )
+            )
+            scaler = KubeScaler(cluster, cluster.namespace, scale_deployment)
+        db = stack.enter_context(_database(edge, cfg, database_url, database, pg_bindir))
+        return service.restore(request, db, store, pre_store, scaler, edge.reporter, _provenance(edge))
 
 
 @hotfix_command("db list")
