@@ -1,10 +1,21 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# One runner tool cache for every act run of the session: the first action installs the package, later ones only
+# put it on PATH (as on a real runner). Removed when the session ends.
+_TOOL_CACHE = tempfile.mkdtemp(prefix="hotfix-runner-tool-cache-")
+os.environ["HOTFIX_TEST_TOOL_CACHE"] = _TOOL_CACHE
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_TOOL_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -27,16 +27,20 @@ def _tool(name: str) -> str:
 
 
 def test_zizmor_pedantic_reports_nothing() -> None:
-    targets = [str(ROOT / "actions"), str(ROOT / ".github")] + ([str(ROOT / "action.yml")] if (ROOT / "action.yml").exists() else [])
-    proc = subprocess.run([_tool("zizmor"), "--pedantic", "--offline", *targets], capture_output=True, text=True,
-                          check=False)
+    targets = [str(ROOT / "actions"), str(ROOT / ".github")] + (
+        [str(ROOT / "action.yml")] if (ROOT / "action.yml").exists() else []
+    )
+    proc = subprocess.run(
+        [_tool("zizmor"), "--pedantic", "--offline", *targets], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No findings to report" in proc.stdout
 
 
 def test_actionlint_reports_nothing() -> None:
-    proc = subprocess.run([_tool("actionlint"), *map(str, WORKFLOWS)], capture_output=True, text=True, cwd=ROOT,
-                          check=False)
+    proc = subprocess.run(
+        [_tool("actionlint"), *map(str, WORKFLOWS)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -82,4 +86,6 @@ def test_actions_are_thin_faces_over_the_cli(path: Path) -> None:
     steps = doc["runs"]["steps"]
     assert doc["runs"]["using"] == "composite"
     assert any("action-setup.sh" in (s.get("run") or "") for s in steps), f"{path}: set up the package first"
-    assert any(re.search(r"\bhotfix\b|action-run\.sh", s.get("run") or "") for s in steps), f"{path}: one `hotfix <verb>` call"
+    assert any(re.search(r"\bhotfix\b|action-run\.sh", s.get("run") or "") for s in steps), (
+        f"{path}: one `hotfix <verb>` call"
+    )

@@ -47,6 +47,34 @@ class ActRun:
     output: str
 
 
+def act_argv(
+    *,
+    event: str,
+    workflow: str,
+    action_tree: Path,
+    tool_cache: Path,
+    env: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
+    inputs: dict[str, str] | None = None,
+    variables: dict[str, str] | None = None,
+    event_path: Path | None = None,
+    local_repositories: dict[str, Path] | None = None,
+    json_log: bool = False,
+) -> list[str]:
+    """The act command line: self-hosted runner, this repository as hotfix-actions@v1, one shared tool cache."""
+    argv = [act_binary(), event, *(["--json"] if json_log else []), "-P", "ubuntu-latest=-self-hosted",
+            "-W", workflow, "--local-repository", f"{ACTION_REPO}@v1={action_tree}",
+            "--env", f"RUNNER_TOOL_CACHE={tool_cache}", "--env", f"HOTFIX_PYTHON={sys.executable}"]  # fmt: skip
+    for ref, path in (local_repositories or {}).items():
+        argv += ["--local-repository", f"{ref}={path}"]
+    for flag, pairs in (("--env", env), ("-s", secrets), ("--input", inputs), ("--var", variables)):
+        for key, value in (pairs or {}).items():
+            argv += [flag, f"{key}={value}"]
+    if event_path is not None:
+        argv += ["-e", str(event_path)]
+    return argv
+
+
 def run_act(
     workdir: Path,
     *,
@@ -60,28 +88,16 @@ def run_act(
     event_path: Path | None = None,
     timeout: float = 600,
 ) -> ActRun:
-    argv = [
-        act_binary(),
-        event,
-        "-P",
-        "ubuntu-latest=-self-hosted",
-        "-W",
-        workflow,
-        "--local-repository",
-        f"{ACTION_REPO}@v1={action_tree}",
-        "--env",
-        f"RUNNER_TOOL_CACHE={tool_cache}",
-        "--env",
-        f"HOTFIX_PYTHON={sys.executable}",
-    ]
-    for key, value in (env or {}).items():
-        argv += ["--env", f"{key}={value}"]
-    for key, value in (secrets or {}).items():
-        argv += ["-s", f"{key}={value}"]
-    for key, value in (inputs or {}).items():
-        argv += ["--input", f"{key}={value}"]
-    if event_path is not None:
-        argv += ["-e", str(event_path)]
+    argv = act_argv(
+        event=event,
+        workflow=workflow,
+        action_tree=action_tree,
+        tool_cache=tool_cache,
+        env=env,
+        secrets=secrets,
+        inputs=inputs,
+        event_path=event_path,
+    )
     child_env = dict(os.environ)
     child_env.pop("GITHUB_ACTIONS", None)
     proc = subprocess.run(

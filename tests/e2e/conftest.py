@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.actkit import export_tree
+from tests.github_emulator.fixtures import emulator  # noqa: F401
 
 
 @pytest.fixture(scope="session")

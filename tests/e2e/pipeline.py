@@ -9,19 +9,17 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from hotfix_actions.sandbox.stack import LocalStack
 from hotfix_actions.testing.github_emulator import GitHubEmulator
-from tests.e2e.actkit import ACTION_REPO, ROOT, act_binary
+from tests.e2e.actkit import ROOT, act_argv
+from tests.github_emulator.fixtures import REPOSITORY, TOKEN
 from tests.gitrepos import Repo, git
 
 HERE = Path(__file__).resolve().parent
-TOKEN = "ghs_E2Etoken0123456789abcdefSECRET"
-REPOSITORY = "acme/shop"
 STANDINS = {
     "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02": HERE / "standins" / "upload-artifact",
     "actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093": HERE / "standins" / "download-artifact",
@@ -128,45 +126,29 @@ def run_workflow(
     timeout: float = 900,
 ) -> ActResult:
     kubeconfig_b64 = base64.b64encode(Path(stack.kubeconfig_path).read_bytes()).decode()
-    argv = [
-        act_binary(),
-        event,
-        "--json",
-        "-P",
-        "ubuntu-latest=-self-hosted",
-        "-W",
-        workflow,
-        "--local-repository",
-        f"{ACTION_REPO}@v1={action_tree}",
-        "--env",
-        f"RUNNER_TOOL_CACHE={tool_cache}",
-        "--env",
-        f"HOTFIX_PYTHON={sys.executable}",
-        "--env",
-        f"HOTFIX_E2E_ARTIFACTS={artifacts}",
-        "--env",
-        f"GITHUB_SERVER_URL={emulator.url}",
-        "--env",
-        f"GITHUB_API_URL={emulator.api_url}",
-        "--env",
-        f"GITHUB_REPOSITORY={REPOSITORY}",
-        "--env",
-        "HOTFIX_GITHUB_WRITE_INTERVAL=0",
-        "--var",
-        f"HOTFIX_GITHUB_API_URL={emulator.api_url}",
-        "-s",
-        f"GITHUB_TOKEN={TOKEN}",
-        "-s",
-        f"PRODUCTION_KUBECONFIG_B64={kubeconfig_b64}",
-    ]
-    for ref, path in STANDINS.items():
-        argv += ["--local-repository", f"{ref}={path}"]
+    event_path = None
     if event == "workflow_dispatch":
-        event_file = project.checkout.path.parent / "dispatch-event.json"
-        event_file.write_text(json.dumps({"inputs": inputs or {}, "ref": "refs/heads/main"}))
-        argv += ["-e", str(event_file)]
-        for key, value in (inputs or {}).items():
-            argv += ["--input", f"{key}={value}"]
+        event_path = project.checkout.path.parent / "dispatch-event.json"
+        event_path.write_text(json.dumps({"inputs": inputs or {}, "ref": "refs/heads/main"}))
+    argv = act_argv(
+        event=event,
+        workflow=workflow,
+        action_tree=action_tree,
+        tool_cache=tool_cache,
+        json_log=True,
+        env={
+            "HOTFIX_E2E_ARTIFACTS": str(artifacts),
+            "GITHUB_SERVER_URL": emulator.url,
+            "GITHUB_API_URL": emulator.api_url,
+            "GITHUB_REPOSITORY": REPOSITORY,
+            "HOTFIX_GITHUB_WRITE_INTERVAL": "0",
+        },
+        variables={"HOTFIX_GITHUB_API_URL": emulator.api_url},
+        secrets={"GITHUB_TOKEN": TOKEN, "PRODUCTION_KUBECONFIG_B64": kubeconfig_b64},
+        inputs=inputs if event == "workflow_dispatch" else None,
+        event_path=event_path,
+        local_repositories=STANDINS,
+    )
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
     proc = subprocess.run(
         argv, cwd=project.checkout.path, env=env, capture_output=True, text=True, timeout=timeout, check=False

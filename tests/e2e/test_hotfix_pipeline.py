@@ -6,6 +6,7 @@ Asserts on cluster state, git refs and the GitHub emulator's records, not on log
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,40 +24,33 @@ pytestmark = [pytest.mark.act, pytest.mark.prometheus]
 IMAGE = "ghcr.io/acme/shop"
 
 
+def _promote(stack: LocalStack, version: str) -> None:
+    """What a previous pipeline left behind: `version` promoted and recorded as the last-known-good."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hotfix_actions",
+            "promote",
+            "-d",
+            "shop",
+            "--image",
+            f"{IMAGE}:{version}",
+            "--version",
+            version,
+        ],
+        env={**os.environ, **stack.env()},
+        check=True,
+        capture_output=True,
+    )
+
+
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[LocalStack]:
     find_binary()
     with LocalStack.start(tmp_path / "stack") as running:
-        env = {**running.env()}
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "hotfix_actions",
-                "promote",
-                "-d",
-                "shop",
-                "--image",
-                f"{IMAGE}:1.4.2",
-                "--version",
-                "1.4.2",
-            ],
-            env={**__import__("os").environ, **env},
-            check=True,
-            capture_output=True,
-        )
+        _promote(running, "1.4.2")
         yield running
-
-
-@pytest.fixture
-def github() -> Iterator[GitHubEmulator]:
-    gh = GitHubEmulator(tokens={TOKEN})
-    gh.start()
-    try:
-        yield gh
-    finally:
-        gh.stop()
-    assert gh.violations == [], gh.violations
 
 
 def _statuses(gh: GitHubEmulator) -> list[str]:
@@ -65,9 +59,9 @@ def _statuses(gh: GitHubEmulator) -> list[str]:
 
 
 def test_good_hotfix_is_promoted_tagged_and_merged_back(
-    tmp_path: Path, stack: LocalStack, github: GitHubEmulator, action_tree: Path, tool_cache: Path
+    tmp_path: Path, stack: LocalStack, emulator: GitHubEmulator, action_tree: Path, tool_cache: Path
 ) -> None:
-    project = make_project(tmp_path, github, stack)
+    project = make_project(tmp_path, emulator, stack)
     sha = project.checkout.head()
     run = run_workflow(
         project,
@@ -77,7 +71,7 @@ def test_good_hotfix_is_promoted_tagged_and_merged_back(
         tool_cache=tool_cache,
         artifacts=tmp_path / "artifacts",
         stack=stack,
-        emulator=github,
+        emulator=emulator,
     )
     (tmp_path / "act.log").write_text(run.output)
     print("job wall times:", run.jobs)
@@ -91,9 +85,9 @@ def test_good_hotfix_is_promoted_tagged_and_merged_back(
     assert git(origin, "merge-base", "--is-ancestor", sha, "develop", check=False) == ""
     assert git(origin, "branch", "--list", "hotfix/*") == ""
     # GitHub: a release and a successful deployment
-    state = github.repo(REPOSITORY)
+    state = emulator.repo(REPOSITORY)
     assert [r["tag_name"] for r in state.releases.values()] == ["v1.4.3"]
-    assert "success" in _statuses(github)
+    assert "success" in _statuses(emulator)
     # artifacts: the cluster snapshot taken before production was touched
     assert (tmp_path / "artifacts").is_dir()
     assert any(p.name == "cluster-before.yaml" for p in (tmp_path / "artifacts").rglob("*"))
@@ -101,9 +95,9 @@ def test_good_hotfix_is_promoted_tagged_and_merged_back(
 
 
 def test_bad_canary_is_rolled_back_and_reported(
-    tmp_path: Path, stack: LocalStack, github: GitHubEmulator, action_tree: Path, tool_cache: Path
+    tmp_path: Path, stack: LocalStack, emulator: GitHubEmulator, action_tree: Path, tool_cache: Path
 ) -> None:
-    project = make_project(tmp_path, github, stack)
+    project = make_project(tmp_path, emulator, stack)
     sha = project.checkout.head()
     stack.settings = dataclasses.replace(
         stack.settings, behaviours=(Behaviour(sha, error_rate=0.2), *stack.settings.behaviours)
@@ -116,7 +110,7 @@ def test_bad_canary_is_rolled_back_and_reported(
         tool_cache=tool_cache,
         artifacts=tmp_path / "artifacts",
         stack=stack,
-        emulator=github,
+        emulator=emulator,
     )
     print("job wall times:", run.jobs)
     assert run.returncode != 0
@@ -126,9 +120,9 @@ def test_bad_canary_is_rolled_back_and_reported(
     assert "rollback production" in run.jobs, run.output[-6000:]
     # no release, no tag
     assert git(project.origin, "tag", "--list", "v1.4.3") == ""
-    assert not github.repo(REPOSITORY).releases
+    assert not emulator.repo(REPOSITORY).releases
     # a post-mortem issue was opened
-    issues = list(github.repo(REPOSITORY).issues.values())
+    issues = list(emulator.repo(REPOSITORY).issues.values())
     assert any(
         "post-mortem" in [lbl if isinstance(lbl, str) else lbl.get("name") for lbl in i.get("labels", [])]
         for i in issues
@@ -137,28 +131,11 @@ def test_bad_canary_is_rolled_back_and_reported(
 
 
 def test_manual_rollback_from_run_workflow(
-    tmp_path: Path, stack: LocalStack, github: GitHubEmulator, action_tree: Path, tool_cache: Path
+    tmp_path: Path, stack: LocalStack, emulator: GitHubEmulator, action_tree: Path, tool_cache: Path
 ) -> None:
     """1.4.3 passed its canary and was promoted, then went bad in production: someone presses "Run workflow"."""
-    project = make_project(tmp_path, github, stack)
-    env = {**__import__("os").environ, **stack.env()}
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hotfix_actions",
-            "promote",
-            "-d",
-            "shop",
-            "--image",
-            f"{IMAGE}:1.4.3",
-            "--version",
-            "1.4.3",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    project = make_project(tmp_path, emulator, stack)
+    _promote(stack, "1.4.3")
     assert stack.image_of("shop") == f"{IMAGE}:1.4.3"
     run = run_workflow(
         project,
@@ -168,7 +145,7 @@ def test_manual_rollback_from_run_workflow(
         tool_cache=tool_cache,
         artifacts=tmp_path / "artifacts",
         stack=stack,
-        emulator=github,
+        emulator=emulator,
         inputs={"environment": "production", "strategy": "undo", "to": "previous-lkg", "reason": "INC-77"},
     )
     (tmp_path / "act.log").write_text(run.output)
@@ -178,10 +155,10 @@ def test_manual_rollback_from_run_workflow(
     deployment = stack.sandbox.get("apps/v1", "deployments", "shop", "shop")  # type: ignore[union-attr]
     assert "INC-77" in deployment["metadata"]["annotations"].get("kubernetes.io/change-cause", "")
     # recorded where GitHub users look: a deployment of the rolled-back image, marked success
-    state = github.repo(REPOSITORY)
+    state = emulator.repo(REPOSITORY)
     payloads = [d.get("payload") or {} for d in state.deployments.values()]
     assert any(f"{IMAGE}:1.4.2" in str(p) for p in payloads), payloads
-    assert "success" in _statuses(github)
+    assert "success" in _statuses(emulator)
     # a second press changes nothing: the bad image never comes back
     again = run_workflow(
         project,
@@ -191,7 +168,7 @@ def test_manual_rollback_from_run_workflow(
         tool_cache=tool_cache,
         artifacts=tmp_path / "artifacts2",
         stack=stack,
-        emulator=github,
+        emulator=emulator,
         inputs={"environment": "production", "strategy": "undo", "to": "previous-lkg", "reason": "INC-77"},
     )
     assert again.returncode == 0, again.output[-3000:]

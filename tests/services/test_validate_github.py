@@ -6,28 +6,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from hotfix_actions.cli import cli
 from hotfix_actions.testing.github_emulator import GitHubEmulator
+from tests.github_emulator.fixtures import TOKEN
 from tests.gitrepos import Repo, hotfix_branch, make_project
-
-TOKEN = "ghs_validateTOKEN0123456789abcdef"
-
-
-@pytest.fixture
-def github() -> Iterator[GitHubEmulator]:
-    gh = GitHubEmulator(tokens={TOKEN})
-    gh.start()
-    try:
-        yield gh
-    finally:
-        gh.stop()
-    assert gh.violations == [], gh.violations
 
 
 def _shallow_clone(gh: GitHubEmulator, dest: Path, branch: str) -> Repo:
@@ -47,35 +33,35 @@ def _shallow_clone(gh: GitHubEmulator, dest: Path, branch: str) -> Repo:
     return Repo(dest)
 
 
-def test_shallow_private_clone_uses_compare_api_and_token_fetches(tmp_path: Path, github: GitHubEmulator) -> None:
+def test_shallow_private_clone_uses_compare_api_and_token_fetches(tmp_path: Path, emulator: GitHubEmulator) -> None:
     origin, work = make_project(tmp_path)
     branch = hotfix_branch(work)
-    github.add_repo("acme/shop", git_dir=origin)
-    clone = _shallow_clone(github, tmp_path / "ci", branch)
+    emulator.add_repo("acme/shop", git_dir=origin)
+    clone = _shallow_clone(emulator, tmp_path / "ci", branch)
     env = {
         "HOTFIX_GITHUB_TOKEN": TOKEN,
         "GITHUB_REPOSITORY": "acme/shop",
-        "GITHUB_API_URL": github.api_url,
-        "GITHUB_SERVER_URL": github.url,
+        "GITHUB_API_URL": emulator.api_url,
+        "GITHUB_SERVER_URL": emulator.url,
     }
     result = CliRunner().invoke(cli, ["validate", "--json", "--repo", str(clone.path)], env=env)
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout.strip().splitlines()[-1])
     assert doc["verdict"] == "PASS"
     assert "GitHub compare API: ahead" in result.stderr
-    assert github.calls("repos/compare-commits-with-basehead")
+    assert emulator.calls("repos/compare-commits-with-basehead")
     assert TOKEN not in result.output
 
 
 def test_without_the_token_a_private_shallow_clone_is_an_error_not_a_pass(
-    tmp_path: Path, github: GitHubEmulator
+    tmp_path: Path, emulator: GitHubEmulator
 ) -> None:
     origin, work = make_project(tmp_path)
     branch = hotfix_branch(work)
-    github.add_repo("acme/shop", git_dir=origin)
-    clone = _shallow_clone(github, tmp_path / "ci", branch)
+    emulator.add_repo("acme/shop", git_dir=origin)
+    clone = _shallow_clone(emulator, tmp_path / "ci", branch)
     result = CliRunner().invoke(
-        cli, ["validate", "--json", "--repo", str(clone.path)], env={"GITHUB_SERVER_URL": github.url}
+        cli, ["validate", "--json", "--repo", str(clone.path)], env={"GITHUB_SERVER_URL": emulator.url}
     )
     assert result.exit_code == 3, result.output
     doc = json.loads(result.stdout.strip().splitlines()[-1])

@@ -1,0 +1,1 @@
+from tests.github_emulator.fixtures import emulator  # noqa: F401
