@@ -19,7 +19,7 @@ from typing import IO
 from hotfix_actions.decide.verdict import Status, Verdict, exit_code_for
 from hotfix_actions.errors import ExitCode, HotfixError
 
-__all__ = ["Outcome", "Reporter", "Row", "md_escape", "md_table"]
+__all__ = ["PROBLEMS", "Outcome", "Reporter", "Row", "md_escape", "md_table", "problem_reasons"]
 
 _ICON = {
     Status.PASS: "✅",
@@ -38,6 +38,19 @@ class Row:
     check: str
     status: Status
     reason: str
+
+    @property
+    def text(self) -> str:
+        """How a row reads as a reason: "size: 21 file(s) (max 20) ..."."""
+        return f"{self.check}: {self.reason}"
+
+
+PROBLEMS = frozenset({Status.WARN, Status.FAIL, Status.ERROR})
+
+
+def problem_reasons(rows: Sequence[Row], statuses: frozenset[Status] = PROBLEMS) -> list[str]:
+    """The reasons of the rows that did not pass (warnings included unless ``statuses`` says otherwise)."""
+    return [r.text for r in rows if r.status in statuses]
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ def status(cluster: Cluster, namespace: str, name: str, *, lock_prefix: str) -> 
     return Outcome(
         command="status",
         verdict=Verdict.PASS,
-        reasons=[f"{r.check}: {r.reason}" for r in rows if r.check in ("deployment", "last-known-good", "lock")],
+        reasons=[r.text for r in rows if r.check in ("deployment", "last-known-good", "lock")],
         outputs=outputs,
         rows=rows,
         title=f"status {namespace}/{name}",

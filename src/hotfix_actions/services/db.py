@@ -33,7 +33,7 @@ from hotfix_actions.decide.db import (
 from hotfix_actions.decide.verdict import Status, Verdict, worst_status
 from hotfix_actions.errors import DatabaseError, HotfixError, UsageError
 from hotfix_actions.ports import BackupStore, Database, Scaler, StoredBackup
-from hotfix_actions.report import Outcome, Reporter, Row
+from hotfix_actions.report import Outcome, Reporter, Row, problem_reasons
 
 __all__ = [
     "BackupRequest",
@@ -105,7 +105,7 @@ class _Steps:
 
     def outcome(self, command: str, *, passed: str, failed: str, outputs: Mapping[str, str]) -> Outcome:
         verdict = worst_status(r.status for r in self.rows)
-        bad = [f"{r.check}: {r.reason}" for r in self.rows if r.status in (Status.FAIL, Status.ERROR, Status.WARN)]
+        bad = problem_reasons(self.rows)
         reasons = [passed, *bad] if verdict is Verdict.PASS else [failed, *bad]
         self.reporter.step(reasons[0])
         return Outcome(

@@ -20,7 +20,7 @@ from hotfix_actions.decide.verdict import Status, Verdict, worst_status
 from hotfix_actions.decide.version import SemVer
 from hotfix_actions.errors import GitHubError, RejectedError, UsageError
 from hotfix_actions.ports import Event, GitHubRepoApi, GitMerge, Notifier
-from hotfix_actions.report import Outcome, Reporter, Row, md_escape, md_table
+from hotfix_actions.report import Outcome, Reporter, Row, md_escape, md_table, problem_reasons
 
 __all__ = ["MergeBackRequest", "run"]
 
@@ -316,7 +316,7 @@ def _finish(
         for r in results
         if r.result in (mb.Result.PULL_REQUEST, mb.Result.BLOCKED)
     ]
-    reasons = [f"{r.check}: {r.reason}" for r in rows if r.status in (Status.WARN, Status.FAIL, Status.ERROR)]
+    reasons = problem_reasons(rows)
     reasons = reasons or [
         f"{plan.tag} is in every branch: {', '.join(r.branch for r in results if r.result is not mb.Result.SKIPPED)}"
     ]

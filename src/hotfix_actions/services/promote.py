@@ -16,7 +16,7 @@ from hotfix_actions.decide.rollback import Action, Target
 from hotfix_actions.decide.verdict import Status, Verdict
 from hotfix_actions.errors import ConflictError, ExitCode, NotFoundError, UsageError
 from hotfix_actions.ports import Event, KubeObject
-from hotfix_actions.report import Outcome
+from hotfix_actions.report import Outcome, problem_reasons
 from hotfix_actions.services import _kubeops as ops
 from hotfix_actions.services._deploy import Context, apply_target, wait_rollout
 
@@ -235,7 +235,7 @@ def _fail(
             title=f"promote of {req.image} to {req.namespace}/{req.deployment} FAILED",
             version=ops.one_line(req.version, 100),
             verdict="FAIL",
-            reasons=tuple(f"{r.check}: {r.reason}" for r in ctx.rows if r.status in (Status.FAIL, Status.ERROR)),
+            reasons=tuple(problem_reasons(ctx.rows, frozenset({Status.FAIL, Status.ERROR}))),
             actor=req.actor,
             run_url=req.run_url,
             environment=req.environment,
@@ -277,9 +277,9 @@ def _names(deployment: KubeObject, containers: tuple[str, ...]) -> tuple[str, ..
 def _outcome(
     ctx: Context, req: PromoteRequest, verdict: Verdict, outputs: dict[str, str], exit_code: ExitCode | None = None
 ) -> Outcome:
-    reasons = [f"{r.check}: {r.reason}" for r in ctx.rows if r.status in (Status.FAIL, Status.ERROR, Status.WARN)]
+    reasons = problem_reasons(ctx.rows)
     if not reasons:
-        reasons = [f"{r.check}: {r.reason}" for r in ctx.rows if r.check in ("last-known-good", "set image")][-1:]
+        reasons = [r.text for r in ctx.rows if r.check in ("last-known-good", "set image")][-1:]
     return Outcome(
         command="promote",
         verdict=verdict,

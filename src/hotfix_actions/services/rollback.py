@@ -19,7 +19,7 @@ from hotfix_actions.ports import (
     Event,
     KubeObject,
 )
-from hotfix_actions.report import Outcome
+from hotfix_actions.report import Outcome, problem_reasons
 from hotfix_actions.services import _kubeops as ops
 from hotfix_actions.services._deploy import Context, apply_target, wait_rollout
 
@@ -311,11 +311,11 @@ def _outcome(
     failed: bool = False,
 ) -> Outcome:
     outputs = {"strategy": strategy, **outputs, "rolled-back": "true" if outputs.get("changed") == "true" else "false"}
-    reasons = [f"{r.check}: {r.reason}" for r in ctx.rows if r.status in (Status.FAIL, Status.ERROR, Status.WARN)]
+    reasons = problem_reasons(ctx.rows)
     if not reasons:
         reasons = [
             next(
-                (f"{r.check}: {r.reason}" for r in reversed(ctx.rows) if r.check in ("plan", "rollout")),
+                (r.text for r in reversed(ctx.rows) if r.check in ("plan", "rollout")),
                 ctx.rows[-1].reason if ctx.rows else "done",
             )
         ]

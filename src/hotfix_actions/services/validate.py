@@ -13,7 +13,7 @@ from hotfix_actions.decide.verdict import Status, Verdict, worst_status
 from hotfix_actions.decide.version import SemVer, declared_version, highest_release
 from hotfix_actions.errors import GitError, GitHubError
 from hotfix_actions.ports import Git, GitHub, TagRef
-from hotfix_actions.report import Outcome, Reporter, Row
+from hotfix_actions.report import Outcome, Reporter, Row, problem_reasons
 
 __all__ = ["History", "ValidateRequest", "run"]
 
@@ -260,7 +260,7 @@ def _outcome(
     changed: int,
 ) -> Outcome:
     verdict = worst_status(r.status for r in rows)
-    reasons = [f"{r.check}: {r.reason}" for r in rows if r.status in (Status.FAIL, Status.ERROR, Status.WARN)]
+    reasons = problem_reasons(rows)
     if verdict is Verdict.PASS and not reasons:
         reasons = ["all checks passed"]
     outputs = {
