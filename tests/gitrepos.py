@@ -14,6 +14,16 @@ def git(cwd: Path, *args: str, check: bool = True) -> str:
     return proc.stdout.strip()
 
 
+def contains(repo: Path, ancestor: str, ref: str) -> bool:
+    """Whether ``ref`` contains ``ancestor`` (git merge-base --is-ancestor: 0 yes, 1 no, else an error)."""
+    proc = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", ancestor, ref], cwd=repo, capture_output=True, text=True, check=False
+    )
+    if proc.returncode not in (0, 1):
+        raise AssertionError(f"git merge-base failed: {proc.stderr}")
+    return proc.returncode == 0
+
+
 @dataclass
 class Repo:
     path: Path

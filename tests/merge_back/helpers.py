@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
 from hotfix_actions.cli import cli
-from tests.gitrepos import Repo, git, hotfix_branch, make_project
+from tests.gitrepos import Repo, contains, git, hotfix_branch, make_project  # noqa: F401 (contains: for the tests)
 
 
 def project(tmp_path: Path, *, develop_change: dict[str, str] | None = None) -> tuple[Path, Repo, str]:
@@ -53,9 +52,3 @@ def unprotect(origin: Path) -> None:
 
 def parents(origin: Path, ref: str) -> list[str]:
     return git(origin, "rev-list", "--parents", "-n", "1", ref).split()[1:]
-
-
-def contains(origin: Path, ancestor: str, ref: str) -> bool:
-    return (
-        subprocess.run(["git", "merge-base", "--is-ancestor", ancestor, ref], cwd=origin, check=False).returncode == 0
-    )
