@@ -272,7 +272,7 @@ def test_lock_held_by_another_run(sandbox: Sandbox, cluster: KubeCluster) -> Non
     assert cluster.acquire_lease(NS, "hotfix-lock-web", "github-run-77-1", 60).acquired
     with pytest.raises(LockHeldError, match="held by github-run-77-1") as info:
         run(req(lock_timeout=0.3), CFG, context(cluster, sleep=time.sleep))
-    assert "waited 0s of 0s" in str(info.value) or "of 0s" in str(info.value)
+    assert "of 0s" in str(info.value)
     assert image_of(sandbox) == BAD
     # the other run finishes within our lock timeout: we proceed
     threading.Timer(0.3, lambda: cluster.release_lease(NS, "hotfix-lock-web", "github-run-77-1")).start()
