@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ def test_demo_pipeline_catches_the_bad_hotfix_and_ships_the_good_one(tmp_path: P
     lines: list[str] = []
     with LocalStack.start(tmp_path / "stack") as stack:
         outcome, result = demo.run(
-            tmp_path, stack_env=stack.env(), prometheus_url=stack.prometheus_url, say=lines.append
+            tmp_path, base_env=os.environ, stack_env=stack.env(), prometheus_url=stack.prometheus_url, say=lines.append
         )
         # cluster state, not log text: production runs the good image and records it as the last-known-good
         assert stack.image_of("shop") == "ghcr.io/acme/shop:1.4.3"

@@ -57,7 +57,9 @@ def command(*, edge: Edge, workdir: str | None, prometheus: bool | None) -> Outc
                     input_name="prometheus",
                     fix="apt-get install prometheus (scripts/demo does)",
                 )
-            outcome, result = demo.run(root, stack_env=stack.env(), prometheus_url=stack.prometheus_url, say=say)
+            outcome, result = demo.run(
+                root, base_env=edge.env, stack_env=stack.env(), prometheus_url=stack.prometheus_url, say=say
+            )
             say("")
             say(f"The bad hotfix was caught and its canary rolled back in {result.detect_and_rollback_seconds:.1f}s;")
             say("the good one passed, was promoted to every replica, tagged v1.4.3 and merged back.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,8 +22,8 @@ SANDBOX_BAD_IMAGE = "ghcr.io/acme/shop:1.4.3-rc1"
 
 
 @contextmanager
-def _sandbox(edge: Edge) -> Iterator[dict[str, str]]:
-    """A local stack with the current release recorded as the last-known-good; yields its environment."""
+def _sandbox(edge: Edge) -> Iterator[tuple[dict[str, str], str]]:
+    """A local stack with the current release recorded as the last-known-good; yields (environment, kubeconfig)."""
     from hotfix_actions.sandbox.stack import LocalStack, StackSettings
     from hotfix_actions.services.demo import run_hotfix
 
@@ -38,7 +37,7 @@ def _sandbox(edge: Edge) -> Iterator[dict[str, str]]:
                 input_name="--sandbox",
                 fix="apt-get install prometheus",
             )
-        env = {**os.environ, **stack.env()}
+        env = {**edge.env, **stack.env()}
         edge.reporter.step(
             f"sandbox: cluster {stack.sandbox.url if stack.sandbox else '?'}, prometheus {stack.prometheus_url}"
         )
@@ -50,7 +49,7 @@ def _sandbox(edge: Edge) -> Iterator[dict[str, str]]:
         )
         if code != 0:
             raise UsageError("could not record the sandbox's last-known-good", input_name="--sandbox")
-        yield env
+        yield env, stack.kubeconfig_path
 
 
 @hotfix_command("drill", short_help="Practise a rollback: a failing canary must be caught, the LKG restored.")
@@ -107,7 +106,7 @@ def command(
     if problem := image_problem(bad_image):
         raise UsageError(f"{bad_image[:80]!r} {problem}", input_name="--bad-image")
 
-    def execute(env: dict[str, str]) -> Outcome:
+    def execute(env: dict[str, str], kubeconfig: str | None) -> Outcome:
         merged = dict(env)
         cfg = edge.config().section(ClusterConfig)
         with open_cluster(
@@ -130,11 +129,6 @@ def command(
             return drill.run(request, cluster, hotfix, edge.reporter)
 
     if not sandbox:
-        return execute(dict(edge.env))
-    with _sandbox(edge) as env:
-        saved = dict(edge.env)
-        edge.env = env  # the cluster adapter reads KUBECONFIG from the edge
-        try:
-            return execute(env)
-        finally:
-            edge.env = saved
+        return execute(dict(edge.env), kubeconfig)
+    with _sandbox(edge) as (env, sandbox_kubeconfig):
+        return execute(env, sandbox_kubeconfig)

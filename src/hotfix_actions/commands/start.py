@@ -37,6 +37,6 @@ def command(*, edge: Edge, slug: str, severity: str | None, fixes: str | None, p
     return start.run(
         start.StartRequest(slug=slug, severity=severity, fixes=fixes, push=push),
         cfg.section(RepositoryConfig),
-        GitCli(root),
+        GitCli(root, env=edge.env),
         edge.reporter,
     )

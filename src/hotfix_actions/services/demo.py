@@ -7,7 +7,6 @@ Everything is real except the cluster (the sandbox API server that the real kube
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -101,9 +100,14 @@ def run_hotfix(
 
 
 def run(
-    workdir: Path, *, stack_env: Mapping[str, str], prometheus_url: str | None, say: Callable[[str], None]
+    workdir: Path,
+    *,
+    base_env: Mapping[str, str],
+    stack_env: Mapping[str, str],
+    prometheus_url: str | None,
+    say: Callable[[str], None],
 ) -> tuple[Outcome, DemoResult]:
-    env = {**os.environ, **GIT_IDENTITY, **stack_env}
+    env = {**base_env, **GIT_IDENTITY, **stack_env}
     env.pop("GITHUB_ACTIONS", None)
     result = DemoResult()
     _, repo = make_repository(workdir, env, prometheus_url=prometheus_url)
