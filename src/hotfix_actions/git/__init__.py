@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from hotfix_actions.errors import GitError, UsageError
+from hotfix_actions.errors import GitError
 from hotfix_actions.ports import Commit, FileChange, PushResult, TagRef, TreeMerge
 
 __all__ = ["GitCli"]
@@ -52,14 +52,6 @@ class GitCli:
         return proc
 
     # -- reading -------------------------------------------------------------------------------------
-    def toplevel(self) -> Path:
-        proc = self.run("rev-parse", "--show-toplevel", check=False)
-        if proc.returncode != 0:
-            raise UsageError(
-                f"{self.cwd} is not inside a git repository", input_name="--repo", fix="run it in a git checkout"
-            )
-        return Path(proc.stdout.strip())
-
     def resolve(self, ref: str) -> str | None:
         proc = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
         return proc.stdout.strip() or None if proc.returncode == 0 else None

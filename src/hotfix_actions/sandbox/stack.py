@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,6 +246,3 @@ class LocalStack:
                 self._sync()
             except Exception:  # noqa: S112 - the bridge must outlive a transient sandbox fault
                 continue
-
-    def knobs(self) -> Mapping[str, Knobs]:
-        return {track: app.knobs for track, app in self.apps.items()}

@@ -141,11 +141,6 @@ class Store:
             self.closed = True
             self.changed.notify_all()
 
-    def wake(self) -> None:
-        """Wake every watcher (used to drop watches)."""
-        with self.changed:
-            self.changed.notify_all()
-
     # -- snapshots ----------------------------------------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
         with self.lock:

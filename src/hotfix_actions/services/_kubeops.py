@@ -17,7 +17,7 @@ from hotfix_actions.config.rollback import HealthCheck
 from hotfix_actions.decide.lkg import LkgRecord, history
 from hotfix_actions.decide.names import dns1123_label_problem, dns1123_subdomain_problem, image_problem
 from hotfix_actions.decide.verdict import Status
-from hotfix_actions.errors import ClusterError, HotfixError, LockHeldError, NotFoundError, UsageError
+from hotfix_actions.errors import HotfixError, LockHeldError, NotFoundError, UsageError
 from hotfix_actions.ports import Cluster, Deployments, Event, KubeObject, LeaseState, Notifier, Probe
 from hotfix_actions.report import Reporter, Row
 
@@ -261,10 +261,6 @@ def notify(notifier: Notifier, event: Event, reporter: Reporter) -> None:
         warning = f"{type(exc).__name__}: {exc}"
     if warning:
         reporter.annotate("warning", f"notification not delivered: {warning}")
-
-
-def cluster_error_row(check: str, exc: ClusterError) -> Row:
-    return Row(check, Status.ERROR, str(exc))
 
 
 def deploy_start(
