@@ -34,41 +34,36 @@ class History:
         self.refspecs = list(refspecs)
         self.rounds = rounds
         self.say = say
-        self._shallow = git.is_shallow()
 
     @property
     def shallow(self) -> bool:
-        return self._shallow
+        return self.git.is_shallow()  # cached by the adapter until the next fetch
+
+    def _proved(self, ancestor: str, descendant: str) -> bool | None:
+        """True or False when the local history proves it, None while a shallow clone leaves it open."""
+        answer = self.git.is_ancestor(ancestor, descendant)
+        return answer if answer or (answer is False and not self.shallow) else None
 
     def contains(self, ancestor: str, descendant: str) -> bool | None:
         """True/False once the history proves it; None when it cannot be proved either way."""
-        answer = self.git.is_ancestor(ancestor, descendant)
-        if answer or (answer is False and not self._shallow):
+        answer = self._proved(ancestor, descendant)
+        if answer is not None or self.remote is None:
             return answer
-        if self.remote is None:
-            return None
         depth = 25
         for _ in range(self.rounds):
             self.say(f"shallow clone: fetching {depth} more commits of history")
             self.git.fetch(self.remote, self.refspecs, deepen=depth)
-            self._shallow = self.git.is_shallow()
-            answer = self.git.is_ancestor(ancestor, descendant)
-            if answer or (answer is False and not self._shallow):
+            if (answer := self._proved(ancestor, descendant)) is not None:
                 return answer
             depth *= 4
-        if self._shallow:
-            self.say("shallow clone: fetching the whole history (--unshallow)")
-            self.git.fetch(self.remote, self.refspecs, unshallow=True)
-            self._shallow = self.git.is_shallow()
-        answer = self.git.is_ancestor(ancestor, descendant)
-        return answer if (answer or not self._shallow) else None
+        self.complete()
+        return self._proved(ancestor, descendant)
 
     def complete(self) -> None:
         """Fetch the whole history (for a merge base) if this clone is shallow."""
-        if self._shallow and self.remote is not None:
+        if self.shallow and self.remote is not None:
             self.say("shallow clone: fetching the whole history (--unshallow)")
             self.git.fetch(self.remote, self.refspecs, unshallow=True)
-            self._shallow = self.git.is_shallow()
 
 
 def _resolve_head(git: Git, branch: str, remote: str | None) -> str | None:
