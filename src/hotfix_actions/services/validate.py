@@ -18,6 +18,7 @@ from hotfix_actions.report import Outcome, Reporter, Row, problem_reasons
 __all__ = ["History", "ValidateRequest", "run"]
 
 REMOTE_TAGS = "refs/hotfix-actions/remote-tags"
+CHECKS = ("branch name", "base", "version", "size", "risky paths", "commits", "one concern")
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,23 @@ def _highest_tag(
     return None, all_names
 
 
+def _contains_production(
+    history: History, github: GitHub, prod_sha: str, head_sha: str, reporter: Reporter
+) -> bool | None:
+    """On a shallow clone the GitHub compare API answers at once when a token is given; git then fetches only the
+    hotfix's own commits (for the diff and the commit rules). Without it, or when it fails, git deepens."""
+    if history.shallow:
+        try:
+            status = github.compare_status(prod_sha, head_sha)
+        except GitHubError:
+            pass
+        else:
+            reporter.info(f"GitHub compare API: {status}")
+            if status not in ("ahead", "identical"):
+                return False
+    return history.contains(prod_sha, head_sha)
+
+
 def run(
     req: ValidateRequest, repo: RepositoryConfig, cfg: ValidateConfig, git: Git, github: GitHub, reporter: Reporter
 ) -> Outcome:
@@ -133,13 +151,18 @@ def run(
         rows.append(Row(check.name, check.status, check.reason))
         reporter.step(f"{check.name}: {check.status.value} - {check.reason}")
 
+    def skip_rest(reason: str) -> Outcome:
+        """Every check not done yet is a row too: skipped, with the reason."""
+        done = {r.check for r in rows}
+        for name in CHECKS:
+            if name not in done:
+                add(rules.Check(name, Status.SKIP, f"not checked: {reason}"))
+        return _outcome(rows, branch.version, repo, None, [], 0)
+
     branch = rules.check_branch(req.branch, cfg.branch_pattern)
     add(branch.check)
-    names = ["base", "version", "size", "risky paths", "commits", "one concern"]
     if branch.check.status is not Status.PASS or branch.version is None:
-        for name in names:
-            add(rules.Check(name, Status.SKIP, "not checked: the branch name was rejected"))
-        return _outcome(rows, branch.version, repo, None, [], 0)
+        return skip_rest("the branch name was rejected")
 
     remote = repo.remote if git.has_remote(repo.remote) else None
     prod_sha, prod_ref = _production_head(git, repo, remote)
@@ -147,9 +170,7 @@ def run(
     if prod_sha is None or head_sha is None:
         missing = f"production branch {repo.production_branch}" if prod_sha is None else f"branch {req.branch}"
         add(rules.Check("base", Status.ERROR, f"cannot find {missing} locally or on {remote or 'any remote'}"))
-        for name in names[1:]:
-            add(rules.Check(name, Status.SKIP, "not checked: history unavailable"))
-        return _outcome(rows, branch.version, repo, None, [], 0)
+        return skip_rest("history unavailable")
 
     refspecs = [f"+refs/heads/{repo.production_branch}:{prod_ref}"] if remote else []
     if remote:
@@ -158,18 +179,7 @@ def run(
 
     contains: bool | None = None
     if cfg.check_base:
-        if history.shallow:
-            try:
-                status = github.compare_status(prod_sha, head_sha)
-                reporter.info(f"GitHub compare API: {status}")
-                contains = status in ("ahead", "identical")
-                if contains:
-                    # The answer is known; fetch just the hotfix's own commits for the diff and the commit rules.
-                    contains = history.contains(prod_sha, head_sha)
-            except GitHubError:
-                contains = history.contains(prod_sha, head_sha)
-        else:
-            contains = history.contains(prod_sha, head_sha)
+        contains = _contains_production(history, github, prod_sha, head_sha, reporter)
         behind = None
         if contains is False and not history.shallow:
             behind = git.count_commits(head_sha, prod_sha)
@@ -178,9 +188,7 @@ def run(
         add(rules.Check("base", Status.SKIP, "disabled in .hotfix.yml (validate.check_base)"))
 
     if contains is None and cfg.check_base:
-        for name in names[1:]:
-            add(rules.Check(name, Status.SKIP, "not checked: history unavailable"))
-        return _outcome(rows, branch.version, repo, None, [], 0)
+        return skip_rest("history unavailable")
 
     if contains is not True:
         history.complete()  # the diff below needs the merge base, which a shallow clone may lack
@@ -209,7 +217,7 @@ def run(
         changes = git.diff_numstat(prod_sha, head_sha)
     except GitError as exc:
         add(rules.Check("size", Status.ERROR, f"cannot diff against {repo.production_branch}: {exc.message}"))
-        return _outcome(rows, branch.version, repo, None, [], 0)
+        return skip_rest("no diff against the production branch")
     if cfg.size.enabled:
         add(
             rules.check_size(
