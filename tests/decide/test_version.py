@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from hotfix_actions.decide.globs import matches
-from hotfix_actions.decide.names import dns1123_label_problem, image_problem
+from hotfix_actions.decide.names import dns1123_label_problem, image_problem, url_problem
 from hotfix_actions.decide.verdict import Status, Verdict, exit_code_for, worst, worst_status
 from hotfix_actions.decide.version import SemVer, bump_declared, declared_version, highest_release
 
@@ -116,3 +116,22 @@ def test_dns1123_label(name: str, ok: bool) -> None:
 )
 def test_image_reference(image: str, digest: bool, ok: bool) -> None:
     assert (image_problem(image, require_digest=digest) is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://api.github.com", True),
+        ("https://hooks.slack.com/services/T/B/X", True),
+        ("http://127.0.0.1:8080/api/v3", True),
+        ("http://localhost:9000", True),
+        ("http://127.0.0.1.evil.example/api", False),  # starts like loopback, is not: a token must never go there
+        ("http://localhost.evil.example", False),
+        ("http://api.github.com", False),
+        ("https://user:pw@api.github.com", False),
+        ("https://a b", False),
+        ("", False),
+    ],
+)
+def test_url_allowlist(url: str, ok: bool) -> None:
+    assert (url_problem(url) is None) is ok

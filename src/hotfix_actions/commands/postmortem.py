@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import click
 
 from hotfix_actions.commands._common import Edge, hotfix_command
+from hotfix_actions.decide.names import url_problem
 from hotfix_actions.errors import UsageError
 from hotfix_actions.report import Outcome
 
@@ -106,7 +107,7 @@ def command(
     named = []
     for item in links:
         name, sep, url = item.partition("=")
-        if not sep or not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        if not sep or url_problem(url):
             raise UsageError(f"{item[:60]!r} is not '<name>=<https URL>'", input_name="--link")
         named.append((_line(name, "--link", 60), url.strip()))
     incident = pm.Incident(

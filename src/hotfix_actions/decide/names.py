@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from ipaddress import ip_address
+from urllib.parse import urlsplit
 
 __all__ = [
     "BRANCH_ALLOWLIST",
@@ -11,6 +13,7 @@ __all__ = [
     "dns1123_subdomain_problem",
     "image_problem",
     "slug_problem",
+    "url_problem",
 ]
 
 BRANCH_ALLOWLIST = re.compile(r"^hotfix/[A-Za-z0-9._-]{1,64}$")
@@ -81,3 +84,22 @@ def image_problem(image: str, *, require_digest: bool = False) -> str | None:
     if require_digest and not m.group("digest"):
         return "must be pinned by digest (@sha256:<64 hex>)"
     return None
+
+
+def url_problem(url: str) -> str | None:
+    """Why a URL may not receive a token or a webhook post: https only (plain http only for a loopback host, the
+    local test servers), no user info, one URL."""
+    if not url or len(url) > 2048 or any(c.isspace() for c in url):
+        return "is not a single URL"
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        return "must not carry a user name or password"
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname:
+        try:
+            if parts.hostname == "localhost" or ip_address(parts.hostname).is_loopback:
+                return None
+        except ValueError:
+            pass
+    return "is not an https:// URL"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Mapping
 
+from hotfix_actions.decide.names import url_problem
 from hotfix_actions.errors import UsageError
 from hotfix_actions.github._client import ClientOptions
 from hotfix_actions.ports import Deployments, GitHubRepoApi, NullDeployments, NullGitHubRepoApi
@@ -20,8 +21,8 @@ __all__ = ["connect", "deployments", "git_auth_env", "options"]
 def options(
     api_url: str, *, write_interval: float = 1.0, on_retry: Callable[[str], None] | None = None
 ) -> ClientOptions:
-    if not api_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-        raise UsageError(f"{api_url[:100]!r} is not an https URL", input_name="github-api-url")
+    if problem := url_problem(api_url):
+        raise UsageError(f"{api_url[:100]!r} {problem}", input_name="github-api-url")
     return ClientOptions(base_url=api_url, write_interval=write_interval, on_retry=on_retry)
 
 
@@ -36,8 +37,8 @@ def connect(token: str | None, repository: str | None, client: ClientOptions) ->
 
 def git_auth_env(token: str, server_url: str, env: Mapping[str, str]) -> tuple[dict[str, str], str]:
     """``env`` plus the GIT_CONFIG_* entries that send the token to ``server_url``; also the header to mask."""
-    if not server_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-        raise UsageError(f"{server_url[:100]!r} is not an https URL", input_name="github-server-url")
+    if problem := url_problem(server_url):
+        raise UsageError(f"{server_url[:100]!r} {problem}", input_name="github-server-url")
     header = "AUTHORIZATION: basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
     result = dict(env)
     try:

@@ -14,11 +14,10 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from ipaddress import ip_address
 from typing import Any
-from urllib.parse import urlsplit
 
 from hotfix_actions.config.notify import NotifyConfig
+from hotfix_actions.decide.names import url_problem
 from hotfix_actions.errors import UsageError
 from hotfix_actions.notify import messages
 from hotfix_actions.notify._http import Poster
@@ -49,24 +48,6 @@ class WebhookUrls:
 def urls_from_env(env: Mapping[str, str]) -> WebhookUrls:
     """Read the webhook settings from the environment snapshot the command layer took."""
     return WebhookUrls(**{field: env.get(name, "").strip() for field, name in ENV.items()})
-
-
-def url_problem(url: str) -> str | None:
-    """Why a webhook URL may not be used: https only (plain http for loopback test receivers), no user info."""
-    if len(url) > 2048 or any(c.isspace() for c in url):
-        return "is not a single URL"
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        return "must not carry a user name or password"
-    if parts.scheme == "https" and parts.hostname:
-        return None
-    if parts.scheme == "http" and parts.hostname:
-        try:
-            if parts.hostname == "localhost" or ip_address(parts.hostname).is_loopback:
-                return None
-        except ValueError:
-            pass
-    return "is not an https:// URL"
 
 
 class WebhookNotifier:
