@@ -13,11 +13,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTIONS = sorted(ROOT.glob("actions/*/action.yml")) + ([ROOT / "action.yml"] if (ROOT / "action.yml").exists() else [])
-WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml")) + sorted(
+    (ROOT / "examples" / "workflows").glob("*.yml")
+)
 ALL = ACTIONS + WORKFLOWS
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 # Our reusable workflows use the actions of their own release by its major tag (see .github/zizmor.yml).
-SAME_RELEASE = re.compile(r"^hotfix-actions/hotfix-actions(/actions/[a-z-]+)?@v1$")
+SAME_RELEASE = re.compile(r"^hotfix-actions/hotfix-actions(/actions/[a-z-]+|/\.github/workflows/[a-z]+\.yml)?@v1$")
+EXAMPLES = ROOT / "examples"
 
 
 def _tool(name: str) -> str:
@@ -27,7 +30,7 @@ def _tool(name: str) -> str:
 
 
 def test_zizmor_pedantic_reports_nothing() -> None:
-    targets = [str(ROOT / "actions"), str(ROOT / ".github")] + (
+    targets = [str(ROOT / "actions"), str(ROOT / ".github"), str(ROOT / "examples")] + (
         [str(ROOT / "action.yml")] if (ROOT / "action.yml").exists() else []
     )
     proc = subprocess.run(
@@ -54,6 +57,9 @@ def _steps(doc: dict) -> list[dict]:  # type: ignore[type-arg]
 def _pinned(path: Path, uses: str) -> bool:
     if uses.startswith("./") or PINNED.match(uses):
         return True
+    if path.is_relative_to(EXAMPLES):
+        # caller templates (the e2e tests run them as they are): they must tell the user to pin by SHA
+        return bool(SAME_RELEASE.match(uses)) and "Pin the reusable workflow by commit SHA" in path.read_text()
     return path in WORKFLOWS and bool(SAME_RELEASE.match(uses))
 
 
