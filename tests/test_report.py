@@ -8,6 +8,7 @@ from hotfix_actions.decide.verdict import Status, Verdict
 from hotfix_actions.errors import UsageError
 from hotfix_actions.report import Outcome, Reporter, Row
 from tests.conftest import read_outputs
+from tests.runner_commands import commands_in
 
 
 def reporter(
@@ -53,18 +54,18 @@ def test_masks_are_emitted_first_and_applied_everywhere(tmp_path: Path) -> None:
     assert "second-line" not in (tmp_path / "sum").read_text()
 
 
-def test_annotations_groups_and_stop_commands(tmp_path: Path) -> None:
+def test_annotations_groups_and_untrusted_lines(tmp_path: Path) -> None:
     r, out, _ = reporter(tmp_path)
     r.annotate("error", "bad: 100%\nnext", file="a,b.py", line=3, title="x:y")
     with r.group("Group"):
-        r.untrusted("::set-output name=x::evil")
+        r.untrusted("::set-output name=x::evil\n  ##[add-mask]true")
     text = out.getvalue()
-    assert "::error file=a%2Cb.py,line=3,title=x%3Ay::bad: 100%25%0Anext" in text
+    # the message stays one line: the newline is shown as \n (readable), '%' is escaped for the runner
+    assert "::error file=a%2Cb.py,line=3,title=x%3Ay::bad: 100%25\\nnext" in text
     assert "::group::Group" in text and "::endgroup::" in text
     lines = text.splitlines()
-    i = lines.index("::set-output name=x::evil")
-    token = lines[i - 1].removeprefix("::stop-commands::")
-    assert len(token) == 32 and lines[i + 1] == f"::{token}::"
+    assert "  \\::set-output name=x::evil" in lines and "    ##\\[add-mask]true" in lines
+    assert [c.name for c in commands_in(text)] == ["error", "group", "endgroup"]
 
 
 def test_plain_text_outside_actions(tmp_path: Path) -> None:
@@ -92,7 +93,7 @@ def test_summary_escapes_untrusted_text(tmp_path: Path) -> None:
     r, _, _ = reporter(tmp_path)
     r.finish(Outcome(command="v", verdict=Verdict.FAIL, rows=[Row("name", Status.FAIL, "<script>|x\ny")]))
     summary = (tmp_path / "sum").read_text()
-    assert "&lt;script&gt;\\|x<br>y" in summary and "<script>" not in summary
+    assert "&lt;script&gt;\\|x\\ny" in summary and "<script>" not in summary
 
 
 def test_fail_reports_the_error_and_fix(tmp_path: Path) -> None:

@@ -12,12 +12,13 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
 from hotfix_actions.decide.verdict import Status, Verdict, exit_code_for
 from hotfix_actions.errors import ExitCode, HotfixError
+from hotfix_actions.guard import Secrets, activate, inert, json_line
 
 __all__ = ["PROBLEMS", "Outcome", "Reporter", "Row", "md_escape", "md_table", "problem_reasons"]
 
@@ -90,15 +91,8 @@ def _escape_property(text: str) -> str:
 
 
 def md_escape(text: str) -> str:
-    """Escape untrusted text for a Markdown table cell (no HTML, no column breaks)."""
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("|", "\\|")
-        .replace("\r", "")
-        .replace("\n", "<br>")
-    )
+    """Untrusted text for a Markdown table cell: inert (one line, no commands), no HTML, no column breaks."""
+    return inert(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -108,7 +102,11 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 class Reporter:
-    """Writes progress, results and workflow commands for one command run."""
+    """Writes progress, results and workflow commands for one command run.
+
+    Every line it prints passes ``guard.inert`` after the secrets are scrubbed: no text given to it, whatever its
+    origin, can become a workflow command. Workflow commands are written by ``_command`` alone.
+    """
 
     def __init__(
         self,
@@ -126,7 +124,8 @@ class Reporter:
         self.json_mode = json_mode
         self._out = out
         self._err = err
-        self._masked: list[str] = []
+        self.secrets = Secrets()
+        activate(self.secrets)  # adapters that shorten server text scrub with this registry (guard.clip)
         self._summary_parts: list[str] = []
 
     @classmethod
@@ -153,35 +152,44 @@ class Reporter:
         return self.err if self.json_mode else self.out
 
     def redact(self, text: str) -> str:
-        for value in self._masked:
-            text = text.replace(value, "***")
-        return text
+        """``text`` without any registered secret (every form of it)."""
+        return self.secrets.scrub(text)
 
-    def _emit(self, line: str, stream: IO[str] | None = None) -> None:
+    def clean(self, text: object) -> str:
+        """Any text as one printable line: secrets scrubbed, then made inert."""
+        return inert(self.redact(text if isinstance(text, str) else str(text)))
+
+    def _write(self, line: str, stream: IO[str] | None = None) -> None:
         target = stream or self.progress
-        target.write(self.redact(line) + "\n")
+        target.write(line + "\n")
         target.flush()
 
+    def _emit(self, text: object, stream: IO[str] | None = None) -> None:
+        """One line of text: whatever it holds, it prints as one inert line."""
+        self._write(self.clean(text), stream)
+
+    def _command(self, name: str, data: str = "", properties: Mapping[str, str] | None = None) -> None:
+        """The only place a workflow command is written: our name, escaped properties and data, all inert."""
+        props = ",".join(f"{key}={_escape_property(self.clean(value))}" for key, value in (properties or {}).items())
+        self._write(f"::{name}{' ' + props if props else ''}::{_escape_data(self.clean(data))}")
+
     def mask(self, value: str | None) -> None:
-        """Register a secret: masked in every later line here and, in Actions, by the runner (per line)."""
-        if not value:
-            return
-        for part in [value, *value.splitlines()]:
-            part = part.strip()
-            if len(part) < 3 or part in self._masked:
+        """Register a secret: every form of it is masked in later lines here and, in Actions, by the runner
+        (one ``::add-mask::`` per line, since the runner masks line by line)."""
+        for form in self.secrets.add(value):
+            if not self.github_actions:
                 continue
-            self._masked.append(part)
-            self._masked.sort(key=len, reverse=True)
-            if self.github_actions:
-                self.progress.write(f"::add-mask::{_escape_data(part)}\n")
+            for line in form.splitlines():
+                if line.strip():
+                    self._write(f"::add-mask::{_escape_data(line)}")
 
     # -- progress ------------------------------------------------------------------------------------
     def step(self, message: str) -> None:
         """One line per step while it runs."""
-        self._emit(f"▶ {message}")
+        self._emit(f"▶ {self.clean(message)}")
 
     def info(self, message: str) -> None:
-        self._emit(f"  {message}")
+        self._emit(f"  {self.clean(message)}")
 
     def annotate(
         self, level: str, message: str, *, file: str | None = None, line: int | None = None, title: str | None = None
@@ -189,40 +197,45 @@ class Reporter:
         if level not in {"error", "warning", "notice"}:
             raise ValueError(level)
         if self.github_actions:
-            props = []
+            props: dict[str, str] = {}
             if file:
-                props.append(f"file={_escape_property(file)}")
+                props["file"] = file
             if line:
-                props.append(f"line={line}")
+                props["line"] = str(int(line))
             if title:
-                props.append(f"title={_escape_property(title)}")
-            prop_text = (" " + ",".join(props)) if props else ""
-            self._emit(f"::{level}{prop_text}::{_escape_data(self.redact(message))}")
+                props["title"] = title
+            self._command(level, message, props)
         else:
-            where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
-            self._emit(f"{level}: {where}{message}", self.err)
+            where = f"{self.clean(file)}:{int(line)}: " if file and line else (f"{self.clean(file)}: " if file else "")
+            self._emit(f"{level}: {where}{self.clean(message)}", self.err)
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
         if self.github_actions:
-            self._emit(f"::group::{_escape_data(title)}")
+            self._command("group", title)
         else:
             self.step(title)
         try:
             yield
         finally:
             if self.github_actions:
-                self._emit("::endgroup::")
+                self._command("endgroup")
 
     def untrusted(self, text: str) -> None:
-        """Print text that may hold workflow commands (commit messages, branch names) inertly."""
+        """Print text of several lines from outside (a commit message, a pull request body): line by line, each
+        inert."""
+        for line in self.redact(text).splitlines() or [""]:
+            self._emit(f"  {self.clean(line)}")
+
+    def document(self, text: str) -> None:
+        """A document for the reader or a pipe (YAML, a configuration): in Actions every line is made inert; in a
+        terminal or a pipe it is written as it is, with the secrets scrubbed."""
         if self.github_actions:
-            token = os.urandom(16).hex()
-            self._emit(f"::stop-commands::{token}")
-            self._emit(text)
-            self._emit(f"::{token}::")
+            for line in self.redact(text).splitlines():
+                self._emit(line, self.out)
         else:
-            self._emit(text)
+            self.out.write(self.redact(text).encode("utf-8", "backslashreplace").decode("utf-8"))
+            self.out.flush()
 
     # -- results -------------------------------------------------------------------------------------
     def set_output(self, name: str, value: str) -> None:
@@ -232,7 +245,7 @@ class Reporter:
         delimiter = f"ghadelimiter_{os.urandom(16).hex()}"
         while delimiter in value:
             delimiter = f"ghadelimiter_{os.urandom(16).hex()}"
-        with self.output_path.open("a", encoding="utf-8") as fh:
+        with self.output_path.open("a", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
     def add_summary(self, markdown: str) -> None:
@@ -241,38 +254,55 @@ class Reporter:
     def _flush_summary(self) -> None:
         if self.summary_path is None or not self._summary_parts:
             return
-        with self.summary_path.open("a", encoding="utf-8") as fh:
+        with self.summary_path.open("a", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(self.redact("\n".join(self._summary_parts)) + "\n")
         self._summary_parts.clear()
 
-    def _text_table(self, rows: Sequence[Row]) -> str:
+    def _cleaned(self, outcome: Outcome) -> Outcome:
+        """The outcome as it may be shown: reasons, rows and title inert and scrubbed; outputs scrubbed."""
+        return replace(
+            outcome,
+            reasons=[self.clean(r) for r in outcome.reasons],
+            rows=[Row(self.clean(r.check), r.status, self.clean(r.reason)) for r in outcome.rows],
+            title=self.clean(outcome.title),
+            outputs={name: self.redact(value) for name, value in outcome.outputs.items()},
+        )
+
+    def _text_table(self, rows: Sequence[Row]) -> list[str]:
         width = max([len("check"), *(len(r.check) for r in rows)])
         lines = [f"  {'check'.ljust(width)}  result  reason"]
         for r in rows:
             lines.append(f"  {r.check.ljust(width)}  {r.status.value.upper().ljust(6)}  {r.reason}")
-        return "\n".join(lines)
+        return lines
 
     def outcome_markdown(self, outcome: Outcome) -> str:
         title = outcome.title or f"hotfix {outcome.command}"
-        parts = [f"## {_VERDICT_ICON[outcome.verdict]} {md_escape(title)}: {outcome.verdict.value}\n"]
+        parts = [f"## {_VERDICT_ICON[outcome.verdict]} {md_escape(self.redact(title))}: {outcome.verdict.value}\n"]
         if outcome.rows:
             parts.append(
                 md_table(
                     ["Check", "Result", "Reason"],
                     [
-                        [md_escape(r.check), f"{_ICON[r.status]} {r.status.value}", md_escape(r.reason)]
+                        [
+                            md_escape(self.redact(r.check)),
+                            f"{_ICON[r.status]} {r.status.value}",
+                            md_escape(self.redact(r.reason)),
+                        ]
                         for r in outcome.rows
                     ],
                 )
             )
         if outcome.reasons and not outcome.rows:
-            parts.append("\n".join(f"- {md_escape(r)}" for r in outcome.reasons) + "\n")
+            parts.append("\n".join(f"- {md_escape(self.redact(r))}" for r in outcome.reasons) + "\n")
         if outcome.markdown:
             parts.append(outcome.markdown)
         return "\n".join(parts)
 
     def finish(self, outcome: Outcome) -> ExitCode:
-        """Write outputs, the step summary, the final table (or the JSON object); return the exit code."""
+        """Write outputs, the step summary, the final table (or the JSON object); return the exit code.
+
+        The reasons are the same inert, scrubbed text everywhere: log, summary, outputs and JSON."""
+        outcome = self._cleaned(outcome)
         for name, value in outcome.outputs.items():
             self.set_output(name, value)
         self.set_output("verdict", outcome.verdict.value)
@@ -280,10 +310,10 @@ class Reporter:
         self.add_summary(self.outcome_markdown(outcome))
         self._flush_summary()
         if self.json_mode:
-            self._emit(json.dumps(outcome.as_json(), sort_keys=True), self.out)
+            self._write(json_line(outcome.as_json()), self.out)
             return outcome.code
-        if outcome.rows:
-            self._emit(self._text_table(outcome.rows))
+        for line in self._text_table(outcome.rows) if outcome.rows else ():
+            self._emit(line)
         for reason in outcome.reasons if not outcome.rows else ():
             self._emit(f"  - {reason}")
         self._emit(f"{_VERDICT_ICON[outcome.verdict]} {outcome.title or outcome.command}: {outcome.verdict.value}")
@@ -294,19 +324,20 @@ class Reporter:
     def fail(self, command: str, exc: HotfixError) -> ExitCode:
         """Report an error caught at the boundary: a clear message, the fix, the exit code."""
         verdict = Verdict.FAIL if exc.exit_code == ExitCode.REJECTED else Verdict.ERROR
+        message = self.clean(str(exc))
         outcome = Outcome(
             command=command,
             verdict=verdict,
-            reasons=[str(exc)],
+            reasons=[message],
             exit_code=exc.exit_code,
             title=f"hotfix {command}",
         )
         if not self.json_mode:
-            self.annotate("error", str(exc))
+            self.annotate("error", message)
         self.add_summary(self.outcome_markdown(outcome))
         self._flush_summary()
         self.set_output("verdict", verdict.value)
-        self.set_output("reasons", json.dumps([str(exc)]))
+        self.set_output("reasons", json.dumps([message]))
         if self.json_mode:
-            self._emit(json.dumps(outcome.as_json(), sort_keys=True), self.out)
+            self._write(json_line(outcome.as_json()), self.out)
         return exc.exit_code

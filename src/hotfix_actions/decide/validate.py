@@ -10,6 +10,7 @@ from hotfix_actions.decide.globs import matches
 from hotfix_actions.decide.names import branch_name_problem
 from hotfix_actions.decide.verdict import Status
 from hotfix_actions.decide.version import SemVer
+from hotfix_actions.guard import inert
 from hotfix_actions.ports import Commit, FileChange
 
 __all__ = [
@@ -43,9 +44,15 @@ class BranchFacts:
     slug: str | None = None
 
 
+def _shown(text: str, limit: int = 80) -> str:
+    """Text from the branch (file names, subjects, trailers, versions) for a reason: inert, cut to ``limit``."""
+    return inert(text[:limit]) + ("…" if len(text) > limit else "")
+
+
 def check_branch(name: str, pattern: str) -> BranchFacts:
     problem = branch_name_problem(name)
     shown = name if name.isascii() and len(name) <= 80 and name.isprintable() else repr(name[:80])
+    shown = inert(shown)
     if problem:
         return BranchFacts(Check("branch name", Status.FAIL, f"branch {shown} {problem}; name it hotfix/vX.Y.Z-<slug>"))
     m = re.match(pattern, name)
@@ -117,9 +124,9 @@ def check_version(
         return Check("version", Status.FAIL, f"tag {tag} already exists; this version was released already")
     mismatched = {f: v for f, v in declared.items() if v != str(expected)}
     if mismatched:
-        listed = ", ".join(f"{f} says {v}" for f, v in sorted(mismatched.items()))
+        listed = ", ".join(f"{_shown(f)} says {_shown(v, 40)}" for f, v in sorted(mismatched.items()))
         return Check("version", Status.FAIL, f"{listed}, expected {expected}; bump the declared version")
-    files = f"; declared in {', '.join(sorted(declared))}" if declared else ""
+    files = f"; declared in {', '.join(_shown(f) for f in sorted(declared))}" if declared else ""
     return Check("version", Status.PASS, f"{expected} is the patch after {base_tag}{files}")
 
 
@@ -140,7 +147,7 @@ def check_risky(changes: Sequence[FileChange], globs: Sequence[str]) -> tuple[Ch
     risky = [c.path for c in changes if any(matches(c.path, g) for g in globs)]
     if not risky:
         return Check("risky paths", Status.PASS, "no risky paths touched"), []
-    shown = ", ".join(risky[:5]) + (f" and {len(risky) - 5} more" if len(risky) > 5 else "")
+    shown = ", ".join(_shown(p) for p in risky[:5]) + (f" and {len(risky) - 5} more" if len(risky) > 5 else "")
     return Check("risky paths", Status.WARN, f"needs approval: {shown}"), risky
 
 
@@ -180,7 +187,7 @@ def check_commits(
                 "commits",
                 Status.FAIL,
                 f"{len(bad)} commit subject(s) are not '<type>: ...' with type {'/'.join(types)}, "
-                f"e.g. {first.sha[:8]} {first.subject[:60]!r}; reword them (git rebase -i)",
+                f"e.g. {first.sha[:8]} '{_shown(first.subject, 60)}'; reword them (git rebase -i)",
             ),
             None,
         )
@@ -189,7 +196,7 @@ def check_commits(
     severity = severity_raw.lower() if severity_raw else None
     problems = []
     if severity_raw is not None and severity not in SEVERITIES:
-        problems.append(f"{severity_trailer}: {severity_raw[:20]!r} is not one of {', '.join(SEVERITIES)}")
+        problems.append(f"{severity_trailer}: '{_shown(severity_raw, 20)}' is not one of {', '.join(SEVERITIES)}")
         severity = None
     elif require_severity and severity is None:
         problems.append(f"the head commit has no '{severity_trailer}: critical|high|medium|low' trailer")
@@ -202,7 +209,7 @@ def check_commits(
     if severity:
         parts.append(f"severity {severity}")
     if ticket:
-        parts.append(f"fixes {ticket[:40]}")
+        parts.append(f"fixes {_shown(ticket, 40)}")
     return Check("commits", Status.PASS, ", ".join(parts)), severity
 
 
@@ -212,7 +219,8 @@ def check_concern(changes: Sequence[FileChange], max_dirs: int) -> Check:
         return Check(
             "one concern",
             Status.WARN,
-            f"the change spans {len(tops)} top-level folders ({', '.join(tops[:6])}), more than {max_dirs}; "
+            f"the change spans {len(tops)} top-level folders ({', '.join(_shown(t, 40) for t in tops[:6])}), "
+            f"more than {max_dirs}; "
             "is this one fix?",
         )
     return Check("one concern", Status.PASS, f"{len(tops)} top-level folder(s)")

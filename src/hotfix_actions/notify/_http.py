@@ -1,6 +1,8 @@
 """One webhook POST with a timeout: 2xx delivered; 429 with a short Retry-After retried once; anything else a warning.
 
-The URL is a secret: it appears in no warning and no exception text.
+The URL is a secret, and so is each of its credential-bearing parts (a webhook's path is its token): they are
+scrubbed from the receiver's answer, with every other registered secret, before the answer is cut to 200 characters
+and made inert (``guard.clip``). A cut secret could not be recognised afterwards.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from hotfix_actions.guard import MASK, clip, secret_forms
 
 __all__ = ["Poster"]
 
@@ -25,7 +29,10 @@ class Poster:
     sleep: Callable[[float], None] | None = None
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self.url, "<webhook url>")[:200]
+        text = text.replace(self.url, "<webhook url>")
+        for form in secret_forms(self.url):  # longest first: the path before its segments
+            text = text.replace(form, MASK)
+        return clip(text, 200)
 
     def post(self, payload: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> str | None:
         body = json.dumps(payload, separators=(",", ":")).encode()
@@ -64,7 +71,7 @@ class Poster:
             404: "the webhook URL was revoked or mistyped",
             410: "the channel is archived or the webhook was removed",
         }.get(response.status_code, "the service failed" if response.status_code >= 500 else "refused")
-        detail = self._scrub(response.text.strip().splitlines()[0]) if response.text.strip() else ""
+        detail = self._scrub(response.text) if response.text.strip() else ""
         return f"{self.name} answered HTTP {response.status_code} ({hint}{': ' + detail if detail else ''}); not sent"
 
 

@@ -2,14 +2,18 @@
 
 Every user-controlled string is escaped for its target: Slack mrkdwn gets ``& < >`` escaped (so ``<!channel>``,
 ``<@U123>`` and ``<https://evil|text>`` render as text), ``@here``/``@channel``/``@everyone`` get a zero-width space,
-and Discord is told to parse no mentions at all. Lengths are cut to each service's limits.
+and Discord is told to parse no mentions at all. Lengths are cut to each service's limits. Before any of that, every
+text of the event passes ``guard.inert`` (one line each, no workflow command), because a receiver may print it in
+its own CI log.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
+from hotfix_actions.guard import inert
 from hotfix_actions.ports import Event
 
 __all__ = ["discord", "generic", "slack", "slack_escape", "teams"]
@@ -52,6 +56,20 @@ def _icon(event: Event) -> str:
     return _ICON.get(event.kind, "ℹ️")
 
 
+def _inert(event: Event) -> Event:
+    """The event with every text inert (the run link is checked separately by ``safe_url``)."""
+    return replace(
+        event,
+        title=inert(event.title),
+        version=inert(event.version),
+        verdict=inert(event.verdict),
+        reasons=tuple(inert(r) for r in event.reasons),
+        actor=inert(event.actor),
+        environment=inert(event.environment),
+        fields=tuple((inert(k), inert(v)) for k, v in event.fields),
+    )
+
+
 def _facts(event: Event) -> list[tuple[str, str]]:
     facts = [
         ("Version", event.version),
@@ -64,6 +82,7 @@ def _facts(event: Event) -> list[tuple[str, str]]:
 
 
 def slack(event: Event, mention: str = "") -> dict[str, Any]:
+    event = _inert(event)
     title = _cut(f"{_icon(event)} {_defuse(event.title)}", 150)
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}}]
     fields = [
@@ -86,6 +105,7 @@ def slack(event: Event, mention: str = "") -> dict[str, Any]:
 
 
 def discord(event: Event) -> dict[str, Any]:
+    event = _inert(event)
     embed: dict[str, Any] = {
         "title": _cut(f"{_icon(event)} {event.title}", 256),
         "color": _COLOR.get(event.kind, 0x57606A),
@@ -99,6 +119,7 @@ def discord(event: Event) -> dict[str, Any]:
 
 
 def teams(event: Event) -> dict[str, Any]:
+    event = _inert(event)
     body: list[dict[str, Any]] = [
         {
             "type": "TextBlock",
@@ -125,6 +146,7 @@ def teams(event: Event) -> dict[str, Any]:
 
 
 def generic(event: Event) -> dict[str, Any]:
+    event = _inert(event)
     return {
         "event": event.kind,
         "title": event.title,

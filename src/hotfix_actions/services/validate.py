@@ -12,6 +12,7 @@ from hotfix_actions.decide import validate as rules
 from hotfix_actions.decide.verdict import Status, Verdict, worst_status
 from hotfix_actions.decide.version import SemVer, declared_version, highest_release
 from hotfix_actions.errors import GitError, GitHubError
+from hotfix_actions.guard import inert
 from hotfix_actions.ports import Git, GitHub, TagRef
 from hotfix_actions.report import Outcome, Reporter, Row, problem_reasons
 
@@ -230,7 +231,11 @@ def run(
     add(risky_check)
     if risky:
         reporter.annotate(
-            "warning", "hotfix touches risky paths and needs approval: " + ", ".join(risky), title="risky paths"
+            "warning",
+            "hotfix touches risky paths and needs approval: "
+            + ", ".join(inert(p) for p in risky[:20])
+            + (f" and {len(risky) - 20} more" if len(risky) > 20 else ""),
+            title="risky paths",
         )
 
     severity = None
