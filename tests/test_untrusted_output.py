@@ -306,3 +306,35 @@ def test_hostile_branch_content_cannot_silence_the_risky_paths_warning(tmp_path:
     assert "db/migrations/0001\\n::stop-commands::tok\\n.sql" in warning.data  # readable, on one line
     outputs = (gha["output"]).read_text()
     assert "needs-approval<<" in outputs and "\ntrue\n" in outputs.split("needs-approval<<", 1)[1][:80]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["notify", "--event", "x\n::stop-commands::tok"],
+        ["notify", "--event", "##[set-output name=valid]true"],
+        ["notify", "--bogus\n::warning::forged"],
+        ["rollback", "--timeout", "1\r::add-mask::true"],
+    ],
+)
+def test_click_refusals_quote_the_value_inertly(argv: list[str]) -> None:
+    """click's usage errors quote the refused value; `hotfix` prints them through the same gate (exit 2)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "hotfix_actions", *argv], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Error:" in proc.stderr
+    assert every_line_command(proc.stdout, proc.stderr) == [], proc.stderr
+
+
+def test_config_show_prints_the_document_inertly_in_actions(tmp_path: Path, gha: dict[str, Path]) -> None:
+    from click.testing import CliRunner
+
+    from hotfix_actions.cli import cli
+
+    (tmp_path / ".hotfix.yml").write_text('repository:\n  production_branch: "main"\nvalidate:\n'
+                                          '  risky_paths: ["##[set-output name=valid]true", "a"]\n')  # fmt: skip
+    result = CliRunner().invoke(cli, ["config", "show", "--repo", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "risky_paths:" in result.output and every_line_command(result.output) == []

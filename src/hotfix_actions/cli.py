@@ -8,7 +8,10 @@ imports no SDK: command modules are imported lazily and their one-line help is k
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import io
+import sys
+import traceback
+from typing import NoReturn
 
 import click
 
@@ -85,7 +88,22 @@ def cli() -> None:
     """
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> NoReturn:
     # Every option can also come from HOTFIX_<COMMAND>_<OPTION> (e.g. HOTFIX_NOTIFY_EVENT), which is how the root
     # action passes values without putting them on a command line; options that name their own variable keep it.
-    return cli.main(args=argv, prog_name="hotfix", auto_envvar_prefix="HOTFIX")
+    # click's own messages quote the values they refuse, so they are printed through the same gate as everything
+    # else (report.print_lines): a refused value cannot become a workflow command.
+    from hotfix_actions.report import print_lines
+
+    sys.excepthook = lambda kind, exc, tb: print_lines("".join(traceback.format_exception(kind, exc, tb)))
+    try:
+        code = cli.main(args=argv, prog_name="hotfix", auto_envvar_prefix="HOTFIX", standalone_mode=False)
+    except click.ClickException as exc:
+        shown = io.StringIO()
+        exc.show(file=shown)
+        print_lines(shown.getvalue())
+        code = exc.exit_code
+    except click.Abort:
+        print_lines("Aborted!")
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

@@ -20,7 +20,7 @@ from hotfix_actions.decide.verdict import Status, Verdict, exit_code_for
 from hotfix_actions.errors import ExitCode, HotfixError
 from hotfix_actions.guard import Secrets, activate, inert, json_line
 
-__all__ = ["PROBLEMS", "Outcome", "Reporter", "Row", "md_escape", "md_table", "problem_reasons"]
+__all__ = ["PROBLEMS", "Outcome", "Reporter", "Row", "md_escape", "md_table", "print_lines", "problem_reasons"]
 
 _ICON = {
     Status.PASS: "✅",
@@ -99,6 +99,14 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(rows_cell for rows_cell in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def print_lines(text: str, stream: IO[str] | None = None) -> None:
+    """Text that no Reporter wrote (click's usage errors, a traceback): each line made inert, to stderr."""
+    target = stream or sys.stderr
+    for line in text.splitlines():
+        target.write(inert(line) + "\n")
+    target.flush()
 
 
 class Reporter:

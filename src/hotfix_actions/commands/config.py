@@ -35,8 +35,7 @@ def show(*, edge: Edge, repo_path: str) -> Outcome | None:
     effective = cfg.effective()
     source = cfg.path or "defaults (no .hotfix.yml)"
     if not edge.reporter.json_mode:
-        click.echo(f"# source: {source}")
-        click.echo(yaml.safe_dump(effective, sort_keys=False), nl=False)
+        edge.reporter.document(f"# source: {source}\n" + yaml.safe_dump(effective, sort_keys=False))
         return None
     return Outcome(
         command="config show",

@@ -46,7 +46,7 @@ def command(
     ) as cluster:
         text, count = snapshot(cluster, cluster.namespace, deployment or None)
     if not output:
-        click.echo(edge.reporter.redact(text), nl=False)
+        edge.reporter.document(text)
         return None
     try:
         Path(output).write_text(text, encoding="utf-8")
