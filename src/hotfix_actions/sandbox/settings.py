@@ -19,6 +19,7 @@ class Settings:
     progress_deadline_default: int = 600  # spec.progressDeadlineSeconds when a Deployment leaves it out
     crash_period: float = 1.0  # seconds between restarts of a crash-looping container
     namespace_grace: float = 0.2  # seconds a deleted namespace stays Terminating before its contents go
+    bookmark_every: float = 60.0  # seconds between watch bookmarks (the watch cache's frequency)
 
     @staticmethod
     def pattern(text: str | re.Pattern[str] | None) -> re.Pattern[str] | None:

@@ -12,6 +12,7 @@ import copy
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from hotfix_actions.sandbox.resources import RESOURCES, Resource, by_kind
 
-__all__ = ["Change", "Store"]
+__all__ = ["Change", "Store", "etcd_key"]
 
 _LOG_LIMIT = 50_000
 
@@ -34,6 +35,24 @@ class Change:
     type: str  # ADDED, MODIFIED, DELETED
     obj: dict[str, Any]
     old: dict[str, Any] | None
+
+
+def etcd_key(namespace: str, name: str) -> str:
+    """Where etcd keeps an object below its type's prefix: lists come back in this order."""
+    return f"{namespace}/{name}" if namespace else name
+
+
+def _select(
+    table: dict[tuple[str, str], dict[str, Any]],
+    namespace: str | None,
+    where: Callable[[dict[str, Any]], bool] | None,
+) -> list[dict[str, Any]]:
+    ordered = sorted(table.items(), key=lambda kv: etcd_key(*kv[0]))
+    return [
+        copy.deepcopy(obj)
+        for (ns, _name), obj in ordered
+        if (namespace is None or ns == namespace) and (where is None or where(obj))
+    ]
 
 
 class Store:
@@ -62,14 +81,46 @@ class Store:
     def list(
         self, res: Resource, namespace: str | None = None, where: Callable[[dict[str, Any]], bool] | None = None
     ) -> tuple[list[dict[str, Any]], int]:
-        """Matching objects (copies) sorted by namespace and name, and the store's resourceVersion."""
+        """Matching objects (copies) in etcd key order (``namespace/name``), and the store's resourceVersion."""
         with self.lock:
-            items = [
-                copy.deepcopy(obj)
-                for (ns, _name), obj in sorted(self._objects[res.rid].items())
-                if (namespace is None or ns == namespace) and (where is None or where(obj))
-            ]
-            return items, self._rv
+            return _select(self._objects[res.rid], namespace, where), self._rv
+
+    def list_at(
+        self,
+        res: Resource,
+        rv: int,
+        namespace: str | None = None,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> builtins.list[dict[str, Any]] | None:
+        """The matching objects as they were at ``rv`` (at most the current version), rebuilt by undoing the
+        logged changes after it; None when the log no longer reaches back to ``rv`` (410 Expired)."""
+        with self.lock:
+            if rv > self._rv:
+                raise ValueError(f"resourceVersion {rv} is in the future (current {self._rv})")
+            if rv < self._floor:
+                return None
+            table = dict(self._objects[res.rid])
+            start = bisect.bisect_right(self._log_rvs, rv)
+            for change in reversed(self._log[start:]):
+                if change.rid != res.rid:
+                    continue
+                key = (change.namespace, change.obj["metadata"]["name"])
+                if change.old is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = change.old
+            return _select(table, namespace, where)
+
+    def wait_until(self, rv: int, timeout: float) -> bool:
+        """Block until the store has reached ``rv`` (True) or ``timeout`` passed (False)."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while self._rv < rv and not self.closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.changed.wait(remaining)
+            return self._rv >= rv
 
     def iter_all(self) -> Iterator[tuple[Resource, dict[str, Any]]]:
         """Every object (not copies: read under ``lock`` and do not mutate)."""

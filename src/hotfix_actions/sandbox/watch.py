@@ -1,8 +1,17 @@
 """Watch streams: a chunked HTTP body of newline-separated ``{"type": ..., "object": ...}`` events.
 
-With no resourceVersion (or "0") the stream first sends a synthetic ADDED per existing object; with one, it sends
-every change after it (410 Expired as an ERROR event when the log no longer reaches back that far). An object that
-leaves the selector is sent as DELETED, one that enters as ADDED.
+The semantics are the watch cache's, with the WatchList feature on (the options arrive decoded, defaulted and
+validated by ``listopts``):
+
+- ``sendInitialEvents=true`` (the default for a watch from "" or "0"): an ADDED event per object of the current state
+  (a state at least as new as the requested resourceVersion, waited for up to 3 s), then, when bookmarks are allowed,
+  a BOOKMARK annotated ``k8s.io/initial-events-end: "true"`` carrying the state's resourceVersion; then changes.
+- ``sendInitialEvents=false``: changes after the requested resourceVersion, or from now when it is "" or "0".
+- unset (a watch from N): every change after N; 410 ``Expired`` as an ERROR event when the log no longer reaches N.
+- ``allowWatchBookmarks``: a BOOKMARK with the current resourceVersion about every minute and 2 s before the
+  watch's timeout, so a client can resume without a relist.
+
+An object that leaves the selector is sent as DELETED, one that enters as ADDED.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hotfix_actions.sandbox.faults import Faults
@@ -17,9 +27,13 @@ from hotfix_actions.sandbox.resources import Resource
 from hotfix_actions.sandbox.status import status_body
 from hotfix_actions.sandbox.store import Change, Store
 
-__all__ = ["WatchSink", "encode", "parse_bool", "stream"]
+__all__ = ["INITIAL_EVENTS_END", "WatchRequest", "WatchSink", "bookmark", "encode", "stream"]
 
 Obj = dict[str, Any]
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+BOOKMARK_EVERY = 60.0  # the watch cache's bookmark frequency
+_PRE_TIMEOUT = 2.0  # a bookmark this long before the watch times out
+_WAIT = 3.0  # how long a watch-list waits for a resourceVersion the store has not reached
 
 
 class WatchSink(Protocol):
@@ -28,9 +42,15 @@ class WatchSink(Protocol):
     def __call__(self, event: Obj) -> bool: ...
 
 
-def parse_bool(value: str | None) -> bool:
-    """Go's ``strconv.ParseBool`` (the Python client v33 sends ``watch=True``)."""
-    return (value or "").strip() in {"1", "t", "T", "true", "TRUE", "True"}
+@dataclass(frozen=True)
+class WatchRequest:
+    namespace: str | None
+    match: Callable[[Obj], bool]
+    since: int | None  # the requested resourceVersion; None for "" and "0"
+    send_initial_events: bool | None
+    allow_bookmarks: bool
+    timeout: float
+    bookmark_every: float = BOOKMARK_EVERY
 
 
 def _event_for(change: Change, match: Callable[[Obj], bool]) -> Obj | None:
@@ -47,16 +67,38 @@ def _event_for(change: Change, match: Callable[[Obj], bool]) -> Obj | None:
     return None
 
 
+def bookmark(res: Resource, rv: int, *, initial_events_end: bool = False) -> Obj:
+    """A BOOKMARK event: an empty object of the watched kind that carries only a resourceVersion."""
+    meta: Obj = {"resourceVersion": str(rv), "creationTimestamp": None}
+    if initial_events_end:
+        meta["annotations"] = {INITIAL_EVENTS_END: "true"}
+    return {"type": "BOOKMARK", "object": {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}}
+
+
+def _error(code: int, message: str, reason: str, details: Obj | None = None) -> Obj:
+    return {"type": "ERROR", "object": status_body(code, message, reason=reason, details=details)}
+
+
+class _Bookmarks:
+    """When the next periodic bookmark is due (the cache watcher's ``nextBookmarkTime``)."""
+
+    def __init__(self, every: float, deadline: float, enabled: bool) -> None:
+        self.every, self.deadline = every, deadline
+        self.due: float | None = self._next(time.monotonic()) if enabled else None
+
+    def _next(self, now: float) -> float | None:
+        beat = min(now + self.every, self.deadline - _PRE_TIMEOUT)
+        return beat if beat >= now else None
+
+    def take(self, now: float) -> bool:
+        if self.due is None or now < self.due:
+            return False
+        self.due = self._next(now)
+        return True
+
+
 def stream(
-    store: Store,
-    faults: Faults,
-    res: Resource,
-    namespace: str | None,
-    match: Callable[[Obj], bool],
-    resource_version: str | None,
-    timeout: float,
-    send: WatchSink,
-    stopping: Callable[[], bool],
+    store: Store, faults: Faults, res: Resource, req: WatchRequest, send: WatchSink, stopping: Callable[[], bool]
 ) -> str:
     """Serve one watch until it times out, the client leaves, the server stops or watches are dropped.
 
@@ -66,24 +108,26 @@ def stream(
     epoch = faults.watch_epoch
     if faults.refuse_watches:
         return "dropped"
-    deadline = time.monotonic() + timeout
-    if resource_version in (None, "", "0"):
+    deadline = time.monotonic() + req.timeout
+    if req.send_initial_events:
+        if req.since is not None and not store.wait_until(req.since, min(_WAIT, req.timeout)):
+            current = store.resource_version
+            details = {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                       "retryAfterSeconds": 1}  # fmt: skip
+            send(_error(504, f"Too large resource version: {req.since}, current: {current}", "Timeout", details))
+            return "error"
         with store.lock:
-            items, cursor = store.list(res, namespace, match)
+            items, cursor = store.list(res, req.namespace, req.match)
         for obj in items:
             if not send({"type": "ADDED", "object": obj}):
                 return "gone"
+        if req.allow_bookmarks and not send(bookmark(res, cursor, initial_events_end=True)):
+            return "gone"
+    elif req.since is None:
+        cursor = store.resource_version
     else:
-        try:
-            cursor = int(resource_version)
-        except ValueError:
-            send(
-                {
-                    "type": "ERROR",
-                    "object": status_body(400, f"invalid resource version {resource_version!r}", reason="BadRequest"),
-                }
-            )
-            return "error"
+        cursor = req.since
+    beats = _Bookmarks(req.bookmark_every, deadline, req.allow_bookmarks)
     while True:
         if stopping():
             return "stopped"
@@ -93,20 +137,23 @@ def stream(
             changes = store.changes_after(cursor, res.rid)
             now_rv = store.resource_version
         if changes is None:
-            message = f"too old resource version: {cursor} ({now_rv})"
-            send({"type": "ERROR", "object": status_body(410, message, reason="Expired")})
+            send(_error(410, f"too old resource version: {cursor} ({now_rv})", "Expired"))
             return "error"
         for change in changes:
-            if namespace is not None and change.namespace != namespace:
+            if req.namespace is not None and change.namespace != req.namespace:
                 continue
-            event = _event_for(change, match)
+            event = _event_for(change, req.match)
             if event is not None and not send(event):
                 return "gone"
-        cursor = now_rv
-        remaining = deadline - time.monotonic()
+        cursor = max(cursor, now_rv)
+        now = time.monotonic()
+        if beats.take(now) and not send(bookmark(res, cursor)):
+            return "gone"
+        remaining = deadline - now
         if remaining <= 0:
             return "timeout"
-        store.wait(cursor, min(remaining, 0.25))
+        wake = remaining if beats.due is None else max(0.0, min(remaining, beats.due - now))
+        store.wait(cursor, min(wake, 0.25))
 
 
 def encode(event: Obj) -> bytes:
