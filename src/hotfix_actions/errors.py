@@ -1,6 +1,9 @@
 """The HotfixError tree. Adapters wrap SDK errors in these (with ``from``); only the CLI catches them.
 
-Exit codes live here: 0 pass, 1 rejected, 2 usage or config error, 3 could not evaluate.
+Exit codes live here: 0 pass, 1 rejected, 2 usage or config error, 3 could not evaluate (for the cluster
+commands: cluster unreachable or not answering). The cluster commands that write (rollback, promote, monitor) add
+4 locked (another run holds the Deployment's Lease), 5 superseded (another writer changed the Deployment after our
+write; nothing of ours is claimed), and the shell's 128+N for a signal: 130 after SIGINT, 143 after SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ __all__ = [
     "GitHubError",
     "HotfixError",
     "InfraError",
+    "Interrupted",
     "LockHeldError",
     "MetricsError",
     "NotFoundError",
     "RejectedError",
+    "UnreachableError",
     "UsageError",
 ]
 
@@ -30,6 +35,10 @@ class ExitCode(IntEnum):
     REJECTED = 1
     USAGE = 2
     UNAVAILABLE = 3
+    LOCKED = 4  # another run holds the Lease of the Deployment (or Service)
+    SUPERSEDED = 5  # another writer changed the Deployment after our write: our target is no longer what rolls out
+    SIGINT = 130  # 128 + 2, as a shell reports it
+    SIGTERM = 143  # 128 + 15
 
 
 class HotfixError(Exception):
@@ -104,8 +113,27 @@ class ConflictError(ClusterError):
     """A write lost a race (HTTP 409); re-read and decide again."""
 
 
+class UnreachableError(ClusterError):
+    """The API server did not answer (refused, reset, or no answer) for the whole cluster deadline."""
+
+
 class LockHeldError(ClusterError):
-    pass
+    """Another run holds the Lease: "locked by <holder> since <time>, renewed <n> s ago"."""
+
+    exit_code = ExitCode.LOCKED
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: stop waiting, clean up, say what state things were left in.
+
+    A BaseException, like KeyboardInterrupt, so no ``except Exception`` on the way (a notifier, a retry loop) can
+    swallow it; the cluster commands turn it into an outcome with ``exit_code``.
+    """
+
+    def __init__(self, signal_name: str, code: ExitCode) -> None:
+        super().__init__(f"interrupted by {signal_name}")
+        self.signal_name = signal_name
+        self.exit_code = code
 
 
 class MetricsError(InfraError):

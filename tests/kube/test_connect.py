@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,16 +27,21 @@ def _config(sandbox: Sandbox, namespace: str = "prod") -> dict[str, object]:
     return doc
 
 
-def test_base64_kubeconfig_is_written_owner_only_and_removed(sandbox: Sandbox) -> None:
+def test_base64_kubeconfig_stays_in_memory_and_key_files_are_owner_only_and_removed(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     data = base64.b64encode(yaml.safe_dump(_config(sandbox)).encode()).decode()
     cluster = connect(ConnectOptions(kubeconfig_data=data, context="other"), FAST)
-    path = Path(cluster.connection.temp_file or "")
-    assert path.is_file()
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert cluster.connection.temp_file is None  # the kubeconfig itself is never written
+    folders = list(tmp_path.glob("hotfix-kube-*"))
+    assert len(folders) == 1 and stat.S_IMODE(folders[0].stat().st_mode) == 0o700
+    key = folders[0] / "client.key"
+    assert key.read_text() == "key-data" and stat.S_IMODE(key.stat().st_mode) == 0o600
     assert cluster.namespace == "prod"
     assert cluster.namespace_exists("default")  # the token is sent; the sandbox accepts any
     cluster.close()
-    assert not path.exists()
+    assert not folders[0].exists() and not list(tmp_path.iterdir())
 
 
 def test_context_namespace_and_option_override(sandbox: Sandbox, tmp_path: Path) -> None:

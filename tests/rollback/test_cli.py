@@ -144,12 +144,12 @@ def test_refused_blue_green_exits_1(sandbox: Sandbox, env: dict[str, str]) -> No
     assert result.exit_code == 1 and "no deployment has pods labelled" in result.output
 
 
-def test_lock_held_exits_3_naming_the_holder(sandbox: Sandbox, env: dict[str, str]) -> None:
+def test_lock_held_exits_4_naming_the_holder(sandbox: Sandbox, env: dict[str, str]) -> None:
     ready(sandbox)
     with connect(ConnectOptions(kubeconfig=str(sandbox.kubeconfig_path))) as kc:
         kc.acquire_lease(NS, "hotfix-lock-web", "github-run-1-1", 60)
     result = hotfix(["rollback", "-d", "web", "--to-revision", "1", "--lock-timeout", "0.2"], env)
-    assert result.exit_code == 3 and "held by github-run-1-1" in result.output
+    assert result.exit_code == 4 and "github-run-1-1" in result.output
 
 
 def test_base64_kubeconfig_is_masked_and_removed(sandbox: Sandbox, env: dict[str, str]) -> None:

@@ -21,6 +21,6 @@ class ClusterConfig(SectionConfig):
     retries: int = 5  # retries of one call on 5xx, 429 and timeouts (with backoff)
     backoff_initial: float = 0.25  # seconds before the first retry, doubling each time
     backoff_max: float = 4.0
-    api_deadline: float = 60.0  # most seconds one call may take, retries included
+    api_deadline: float = 15.0  # seconds the API server may stay silent (or one call may take) before giving up
     poll_interval: float = 1.0  # seconds between reads when a watch is not available
     fail_fast_after: float | None = 90.0  # fail a rollout once a pod reason like CrashLoopBackOff lasts this long

@@ -1,8 +1,10 @@
-"""Build an authenticated ``kubernetes.client.ApiClient``: kubeconfig file(s), in-cluster, or base64 content.
+"""Open a connection to the API server: kubeconfig file(s), in-cluster, or base64 content.
 
-A base64 kubeconfig (from a secret) is written owner-only (0600) to a temporary file that is removed on
-``close()`` and at exit. The values in it that are secrets (tokens, keys, passwords, certificates) are listed by
-``kubeconfig_secrets`` so the command layer can mask them before anything is printed.
+The kubeconfig is read by ``_kubeconfig`` (no SDK import on this path); a base64 kubeconfig (from a secret) is parsed
+in memory and never written to disk. Client certificates given as data go to a private temporary folder that
+``close()`` removes (at exit too, and on SIGTERM/SIGINT through the command's cleanup). Only a kubeconfig that uses
+an ``auth-provider`` (the deprecated oidc/gcp/azure plugins) is handed to the SDK's loader, which needs it as a
+file: that one is written owner-only (0600) and removed the same way. ``kubeconfig_secrets`` lists the values to mask.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import binascii
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,9 @@ from typing import Any
 import yaml
 
 from hotfix_actions.errors import UsageError
+from hotfix_actions.kube._auth import Auth
+from hotfix_actions.kube._http import Http
+from hotfix_actions.kube._kubeconfig import ClientSettings, KubeconfigError, load_kubeconfig
 
 __all__ = ["ConnectOptions", "Connection", "decode_kubeconfig", "kubeconfig_secrets", "open_connection"]
 
@@ -46,23 +51,24 @@ class ConnectOptions:
     context: str | None = None
     namespace: str | None = None
     in_cluster: bool = False  # KUBERNETES_SERVICE_HOST is set and no kubeconfig was given
+    service_host: str = ""  # KUBERNETES_SERVICE_HOST / _PORT, for in-cluster
+    service_port: str = ""
 
 
 @dataclass
 class Connection:
-    api_client: Any  # kubernetes.client.ApiClient
+    http: Http
     host: str
     context: str
     namespace: str
-    temp_file: str | None = None
+    temp_file: str | None = None  # the kubeconfig written for the SDK's auth-provider loader only
 
     def close(self) -> None:
+        self.http.close()
         if self.temp_file:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.temp_file)
             self.temp_file = None
-        with contextlib.suppress(Exception):
-            self.api_client.close()
 
 
 def decode_kubeconfig(data: str) -> str:
@@ -124,47 +130,79 @@ def _write_temp(text: str) -> str:
     return path
 
 
-def open_connection(options: ConnectOptions) -> Connection:
-    """Load credentials into a fresh Configuration (never the SDK's global default) and build an ApiClient."""
+def _in_cluster(options: ConnectOptions) -> ClientSettings:
+    if not options.service_host:
+        raise KubeconfigError("KUBERNETES_SERVICE_HOST is not set")
+    host = options.service_host if ":" not in options.service_host else f"[{options.service_host}]"
+    namespace = options.namespace or _incluster_namespace()
+    return ClientSettings(
+        server=f"https://{host}:{options.service_port or '443'}",
+        context="in-cluster",
+        namespace=namespace,
+        ca_file=str(_SA_DIR / "ca.crt"),
+        token_file=str(_SA_DIR / "token"),
+    )
+
+
+def _sdk_token(source: str, context: str | None) -> Callable[[], str]:
+    """An auth-provider kubeconfig: the SDK's loader keeps the token fresh; we only ask it for the header."""
     from kubernetes import client
     from kubernetes import config as sdk_config
     from kubernetes.config.config_exception import ConfigException
 
-    config: Any = sdk_config  # partly untyped
     configuration = client.Configuration()
-    temp_file = None
+    loader: Any = sdk_config  # partly untyped
     try:
-        if options.kubeconfig_data:
-            temp_file = _write_temp(decode_kubeconfig(options.kubeconfig_data))
-            source = temp_file
-        elif options.kubeconfig:
-            source = options.kubeconfig
-        elif options.in_cluster:
-            config.load_incluster_config(client_configuration=configuration)
-            namespace = options.namespace or _incluster_namespace()
-            return _finish(configuration, "in-cluster", namespace, None)
-        else:
-            source = str(Path("~/.kube/config").expanduser())
-        config.load_kube_config(
-            config_file=source, context=options.context, client_configuration=configuration, persist_config=False
+        loader.load_kube_config(
+            config_file=source, context=context, client_configuration=configuration, persist_config=False
         )
-        contexts, active = config.list_kube_config_contexts(config_file=source)
-        chosen = next((c for c in contexts if c.get("name") == options.context), active) if options.context else active
-        name = (chosen or {}).get("name", "")
-        namespace = options.namespace or ((chosen or {}).get("context") or {}).get("namespace") or "default"
-        return _finish(configuration, name, namespace, temp_file)
-    except (ConfigException, OSError, yaml.YAMLError, TypeError, KeyError) as exc:
+    except (ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
+        raise KubeconfigError(f"the auth-provider could not be loaded: {exc}") from exc
+
+    def token() -> str:
+        if configuration.refresh_api_key_hook is not None:
+            configuration.refresh_api_key_hook(configuration)
+        return str(configuration.get_api_key_with_prefix("authorization") or "")
+
+    return token
+
+
+def open_connection(options: ConnectOptions) -> Connection:
+    """Read the credentials (no request is sent yet) and prepare the HTTP client."""
+    temp_file = None
+    where = "the base64 kubeconfig" if options.kubeconfig_data else (options.kubeconfig or "~/.kube/config")
+    try:
+        text = None
+        if options.kubeconfig_data:
+            text = decode_kubeconfig(options.kubeconfig_data)
+            settings = load_kubeconfig(text=text, context=options.context, namespace=options.namespace)
+            paths: list[str] = []
+        elif options.kubeconfig or not options.in_cluster:
+            paths = (options.kubeconfig or str(Path("~/.kube/config").expanduser())).split(os.pathsep)
+            settings = load_kubeconfig(paths, context=options.context, namespace=options.namespace)
+        else:
+            where = "the in-cluster service account"
+            settings = _in_cluster(options)
+        provider = None
+        if settings.auth_provider:
+            if text is not None:
+                source = temp_file = _write_temp(text)
+            else:
+                source = os.pathsep.join(paths)
+            provider = _sdk_token(source, settings.context)
+        http = Http(settings, Auth(settings, token_provider=provider))
+    except (KubeconfigError, OSError, yaml.YAMLError) as exc:
         if temp_file:
             Path(temp_file).unlink(missing_ok=True)
-        where = "the base64 kubeconfig" if options.kubeconfig_data else (options.kubeconfig or "~/.kube/config")
-        if options.in_cluster and not options.kubeconfig_data and not options.kubeconfig:
-            where = "the in-cluster service account"
         raise UsageError(
             f"cannot load Kubernetes credentials from {where}: {exc}",
             input_name="kubeconfig",
             fix="pass --kubeconfig FILE, set KUBECONFIG, pass kubeconfig-data (base64), or run inside a pod; "
             "check --context",
         ) from exc
+    return Connection(
+        http=http, host=settings.server, context=settings.context, namespace=settings.namespace, temp_file=temp_file
+    )
 
 
 def _incluster_namespace() -> str:
@@ -172,14 +210,3 @@ def _incluster_namespace() -> str:
         return (_SA_DIR / "namespace").read_text(encoding="utf-8").strip() or "default"
     except OSError:
         return "default"
-
-
-def _finish(configuration: Any, context: str, namespace: str, temp_file: str | None) -> Connection:
-    from kubernetes import client
-
-    configuration.retries = False  # our transport retries, with backoff and a deadline
-    api_client = client.ApiClient(configuration)
-    api_client.user_agent = "hotfix-actions"
-    return Connection(
-        api_client=api_client, host=configuration.host, context=context, namespace=namespace, temp_file=temp_file
-    )

@@ -1,26 +1,38 @@
-"""JSON requests through the official client's ApiClient, with bounded backoff retries and a deadline.
+"""JSON requests to the API server with bounded backoff retries and one deadline for an unanswering server.
 
-The typed ``AppsV1Api`` methods validate bodies through pydantic models (dropping unknown fields); objects here
-stay the API's own JSON, so a read-modify-replace loses nothing. Auth, TLS and token refresh are the SDK's.
+Objects stay the API's own JSON, so a read-modify-replace loses nothing.
 
-Retried: HTTP 429 and 5xx, connection errors and timeouts, with exponential backoff (jittered), at most
-``retries`` times and never past ``deadline`` seconds for the whole call. Not retried: 404 (NotFoundError),
-409 (ConflictError: the caller re-reads and decides again), other 4xx. A PUT that timed out is retried safely: it
-carries a resourceVersion, so a write that did land turns the retry into a 409.
+Retried: HTTP 429 and 5xx, connection errors and timeouts, with exponential backoff (jittered), at most ``retries``
+times per call. Not retried: 404 (NotFoundError), 409 (ConflictError: the caller re-reads and decides again), other
+4xx. A PUT that timed out is retried safely: it carries a resourceVersion, so a write that did land turns the retry
+into a 409.
+
+The deadline is for the command, not for one socket: once the server has stopped answering (refused, reset, no
+answer within the read timeout), every call - the one that noticed, the next ones, the Lease renewal thread - shares
+the same ``deadline`` seconds counted from the first unanswered attempt, and every socket timeout is cut to what is
+left of it. A server that answers (even with errors) resets it. So a dead or hung API server ends a command within
+``deadline`` seconds (default 15) with UnreachableError ("cluster unreachable or not answering"), however many calls
+were still to come; after that each call makes one short attempt (cleanup such as releasing a Lease) and gives up.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
-from hotfix_actions.errors import ClusterError, ConflictError, NotFoundError, UsageError
+from hotfix_actions.errors import ClusterError, ConflictError, NotFoundError, UnreachableError, UsageError
+from hotfix_actions.kube._http import Http, TransportFailure
+from hotfix_actions.kube._kubeconfig import KubeconfigError
 
 __all__ = ["RetryPolicy", "Transport"]
+
+_LAST_CHANCE = 1.0  # seconds for each socket of the one attempt made after the deadline has passed
 
 
 @dataclass(frozen=True)
@@ -30,13 +42,14 @@ class RetryPolicy:
     retries: int = 5
     backoff_initial: float = 0.25
     backoff_max: float = 4.0
-    deadline: float = 60.0
+    deadline: float = 15.0  # seconds the API server may stay silent before the command gives up
 
 
 class _Retryable(Exception):
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, answered: bool) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.answered = answered
 
 
 def _status_message(data: bytes) -> str:
@@ -50,24 +63,68 @@ def _status_message(data: bytes) -> str:
 class Transport:
     def __init__(
         self,
-        api_client: Any,
+        http: Http,
         policy: RetryPolicy,
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         on_retry: Callable[[str], None] | None = None,
     ) -> None:
-        self.api_client = api_client
+        self.http = http
         self.policy = policy
         self.sleep = sleep
         self.clock = clock
         self.on_retry = on_retry
         self.requests = 0  # counted, for the benchmark's overhead figures
+        self.server_date = ""  # the Date header of the last answer (the API server's clock, RFC 1123)
+        self._lock = threading.Lock()
+        self._silent_since: float | None = None  # first unanswered attempt since the last answer
 
     @property
     def host(self) -> str:
-        return str(self.api_client.configuration.host)
+        return self.http.base_url
 
+    # -- the shared deadline ----------------------------------------------------------------------------------
+    def _answered(self, headers: Any) -> None:
+        with self._lock:
+            self._silent_since = None
+            date = headers.get("Date") if headers is not None else None
+            if date:
+                self.server_date = str(date)
+
+    def _unanswered(self, since: float) -> None:
+        with self._lock:
+            if self._silent_since is None:
+                self._silent_since = since
+
+    def silent_end(self) -> float | None:
+        """When the shared deadline runs out (monotonic), or None while the server answers."""
+        with self._lock:
+            return None if self._silent_since is None else self._silent_since + self.policy.deadline
+
+    def server_time(self) -> float | None:
+        """The API server's clock at its last answer (epoch seconds), from the Date header."""
+        if not self.server_date:
+            return None
+        try:
+            return parsedate_to_datetime(self.server_date).timestamp()
+        except (TypeError, ValueError):
+            return None
+
+    def _unreachable(self, last: str, method: str, what: str, attempts: int) -> UnreachableError:
+        with self._lock:
+            since = self._silent_since
+        silent = self.clock() - since if since is not None else 0.0
+        p = self.policy
+        return UnreachableError(
+            f"cluster unreachable or not answering: the API server at {self.host} gave no answer for {silent:.1f}s "
+            f"({attempts} attempt(s) of this call; limits: {p.retries} retries, {p.deadline:.0f}s without an answer "
+            f"= cluster.api_deadline) - last: {method} {what}: {last}",
+            fix=f"check that the API server at {self.host} is reachable from here (VPN, firewall, the kubeconfig's "
+            "server URL) and healthy, then run again (every step is safe to repeat)",
+        )
+
+    # -- one call ---------------------------------------------------------------------------------------------
     def _send(
         self,
         method: str,
@@ -76,28 +133,23 @@ class Transport:
         body: Any,
         content_type: str | None,
         timeout: tuple[float, float],
-    ) -> Any:
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
-
-        headers = {"Accept": "application/json"}
+    ) -> tuple[int, str, bytes]:
+        headers = {}
+        data = None
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
-        serialized = self.api_client.param_serialize(
-            method=method,
-            resource_path=path,
-            query_params=list((query or {}).items()),
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
+            data = json.dumps(body).encode("utf-8")
         self.requests += 1
+        started = self.clock()
         try:
-            return self.api_client.call_api(*serialized, _request_timeout=timeout)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
-        except ApiException as exc:  # TLS errors surface as status 0
-            raise ClusterError(f"cannot talk to the API server at {self.host}: {exc.reason}") from exc
+            response = self.http.request(method, path, query=query, headers=headers, body=data, timeout=timeout)
+        except TransportFailure as exc:
+            self._unanswered(started)
+            raise _Retryable(str(exc), answered=False) from exc
+        except KubeconfigError as exc:  # an exec plugin or a token file failed: not the server's fault
+            raise ClusterError(f"cannot get credentials for {self.host}: {exc}") from exc
+        self._answered(response.headers)
+        return response.status, response.reason, response.data
 
     def request(
         self,
@@ -112,36 +164,43 @@ class Transport:
         """One call; returns the decoded JSON body. ``what`` names the object for error messages."""
         policy = self.policy
         start = self.clock()
-        end = start + policy.deadline
+        call_end = start + policy.deadline
         attempt = 0
         last = ""
+        answered = True
         while True:
-            remaining = end - self.clock()
-            timeout = (
-                min(policy.connect_timeout, max(remaining, 0.1)),
-                min(policy.request_timeout, max(remaining, 0.1)),
-            )
+            silent = self.silent_end()
+            now = self.clock()
+            end = min(call_end, silent) if silent is not None else call_end
+            if silent is not None and now >= silent:  # already out of time: one short try, then give up
+                timeout = (_LAST_CHANCE, _LAST_CHANCE)
+            else:
+                remaining = max(end - now, 0.1)
+                timeout = (min(policy.connect_timeout, remaining), min(policy.request_timeout, remaining))
             try:
-                response = self._send(method, path, query, body, content_type, timeout)
-                data = response.read()
-                status = int(response.status)
+                status, reason, data = self._send(method, path, query, body, content_type, timeout)
                 if 200 <= status < 300:
                     decoded = json.loads(data) if data else {}
                     return decoded if isinstance(decoded, dict) else {"items": decoded}
-                message = _status_message(data) or str(response.reason or "")
+                message = _status_message(data) or reason
                 if status == 429 or status >= 500:
-                    raise _Retryable(f"HTTP {status}: {message}")
+                    raise _Retryable(f"HTTP {status}: {message}", answered=True)
                 raise self._error(status, message, what, method)
             except _Retryable as exc:
-                last = exc.detail
+                last, answered = exc.detail, exc.answered
             attempt += 1
             pause = min(policy.backoff_max, policy.backoff_initial * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            elapsed = self.clock() - start
-            if attempt > policy.retries or self.clock() + pause >= end:
+            silent = self.silent_end()
+            if not answered and silent is not None and self.clock() + pause >= silent:
+                raise self._unreachable(last, method, what, attempt)
+            if attempt > policy.retries or self.clock() + pause >= call_end:
+                if not answered:
+                    raise self._unreachable(last, method, what, attempt)
+                elapsed = self.clock() - start
                 raise ClusterError(
                     f"{method} {what} failed after {attempt} attempt(s) in {elapsed:.1f}s "
                     f"(limits: {policy.retries} retries, {policy.deadline:.0f}s): {last}",
-                    fix=f"check that the API server at {self.host} is reachable and healthy, then run again "
+                    fix=f"check that the API server at {self.host} is healthy, then run again "
                     "(every step is safe to repeat)",
                 )
             if self.on_retry:
@@ -166,39 +225,40 @@ class Transport:
     def watch(self, path: str, query: Mapping[str, str], *, timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
         """Stream (type, object) watch events until the server closes or ``timeout``; errors end the stream.
 
-        The caller falls back to polling when this yields nothing; no retries here.
+        The caller falls back to polling when this yields nothing; no retries here. An unanswered watch counts
+        against the shared deadline like any other call.
         """
+        silent = self.silent_end()
+        if silent is not None:
+            return  # the server is not answering: leave it to the caller's next plain read
+        started = self.clock()
+        read = min(timeout + 2.0, self.policy.request_timeout + timeout)
+        self.requests += 1
         try:
-            response = self._send(
-                "GET",
+            response, conn = self.http.stream(
                 path,
                 {**query, "watch": "true", "timeoutSeconds": str(max(1, int(timeout)))},
-                None,
-                None,
-                (self.policy.connect_timeout, timeout + 5),
+                timeout=(min(self.policy.connect_timeout, read), read),
             )
-        except (_Retryable, ClusterError):
+        except (TransportFailure, KubeconfigError):
+            self._unanswered(started)
             return
-        raw = response.response
+        self._answered(response.headers)
         try:
-            if int(response.status) != 200:
+            if response.status != 200:
                 response.read()
                 return
-            buffer = b""
-            for chunk in raw.stream(amt=None, decode_content=False):
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    event = _decode_event(line)
-                    if event is not None:
-                        yield event
-            if buffer.strip() and (event := _decode_event(buffer)) is not None:
-                yield event
+            while True:
+                line = response.readline()
+                if not line:
+                    break
+                event = _decode_event(line)
+                if event is not None:
+                    yield event
         except Exception:  # a dropped or timed-out stream: the caller re-reads
             return
         finally:
-            raw.close()  # a half-read stream must not go back to the pool
-            raw.release_conn()
+            self.http.finish(conn)  # a half-read stream must not be reused
 
 
 def _decode_event(line: bytes) -> tuple[str, dict[str, Any]] | None:

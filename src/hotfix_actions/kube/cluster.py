@@ -59,7 +59,7 @@ class KubeCluster:
     ) -> None:
         self.connection = connection
         self.transport = Transport(
-            connection.api_client, policy or RetryPolicy(), sleep=sleep, clock=clock, on_retry=on_retry
+            connection.http, policy or RetryPolicy(), sleep=sleep, clock=clock, on_retry=on_retry
         )
         self.leases = Leases(self.transport, now)
         self.waiter = RolloutWaiter(self.transport, poll_interval=poll_interval, clock=clock, sleep=sleep)
