@@ -35,10 +35,10 @@ def test_values_override_defaults_and_are_frozen(tmp_path: Path) -> None:
     [
         ("validate:\n  size:\n    max_files: [1\n", 4, None, "fix the YAML syntax"),
         ("validate:\n  size:\n    max_file: 5\n", 3, "validate.size.max_file", "remove it or use one of"),
-        ("validate:\n  size:\n    max_files: many\n", 3, "validate.size.max_files", "type integer"),
+        ("validate:\n  size:\n    max_files: many\n", 3, "validate.size.max_files", "e.g. max_files: 20"),
         ("valdate:\n  x: 1\n", 1, "valdate", "remove it or use one of"),
-        ("validate:\n  commits:\n    types: []\n", 3, "validate.commits.types", "see `hotfix config schema`"),
-        ("repository:\n  remote: 'a b'\n", 2, "repository.remote", "match the pattern"),
+        ("validate:\n  commits:\n    types: []\n", 3, "validate.commits.types", "e.g. types: [fix]"),
+        ("repository:\n  remote: 'a b'\n", 2, "repository.remote", "e.g. remote: origin"),
         ("- a\n- b\n", 1, None, "start with"),
     ],
 )

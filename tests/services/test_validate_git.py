@@ -240,8 +240,8 @@ def test_start_then_validate_passes(tmp_path: Path) -> None:
         ("dirty", "fix-a", 2, "uncommitted changes"),
         ("branch", "fix-a", 1, "already exists"),
         ("tag", "fix-a", 1, "tag v1.0.1 already exists"),
-        ("none", "Fix_A", 2, "[a-z0-9-]"),
-        ("none", "x;rm -rf", 2, "[a-z0-9-]"),
+        ("none", "Fix_A", 2, "has 'F' at position 1"),
+        ("none", "x;rm -rf", 2, "has ';' at position 2"),
     ],
 )
 def test_start_refuses(tmp_path: Path, setup: str, slug: str, code: int, text: str) -> None:

@@ -8,6 +8,8 @@ import typing
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
+from hotfix_actions.decide.durations import parse_duration
+
 __all__ = ["SectionConfig", "build", "to_plain"]
 
 
@@ -40,6 +42,10 @@ def _convert(tp: Any, value: Any) -> Any:
                 return _convert(arg, value)
     if tp is float and isinstance(value, int):
         return float(value)
+    if tp in (float, int) and isinstance(value, str):
+        # a duration ("90s", "5m", "1h30m"): the schema's x-duration already checked its form and bounds
+        seconds = parse_duration(value)
+        return seconds if tp is float else int(seconds)
     return value
 
 

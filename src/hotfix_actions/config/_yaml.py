@@ -34,24 +34,6 @@ def _line_of(node: yaml.Node | None, path: list[str | int]) -> tuple[int | None,
     return line, node
 
 
-def _fix_for(error: Any) -> str:
-    validator = error.validator
-    if validator == "additionalProperties":
-        allowed = sorted((error.schema.get("properties") or {}).keys())
-        return "remove it or use one of: " + ", ".join(allowed)
-    if validator == "type":
-        return f"use a value of type {error.validator_value}"
-    if validator == "enum":
-        return "use one of: " + ", ".join(str(v) for v in error.validator_value)
-    if validator in {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}:
-        return f"use a number within the {validator} {error.validator_value}"
-    if validator == "pattern":
-        return f"match the pattern {error.validator_value}"
-    if validator == "const":
-        return f"set it to {error.validator_value!r}"
-    return "see `hotfix config schema` for the allowed values"
-
-
 def parse_and_validate(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
     shown = str(path)
     try:
@@ -74,24 +56,11 @@ def parse_and_validate(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ConfigError("must be a mapping of sections", file=shown, line=1, fix="start with e.g. 'validate:'")
 
-    import jsonschema
+    from hotfix_actions.config._schema_errors import describe, first_error
 
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(document), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
-    if errors:
-        error = errors[0]
-        path_parts = list(error.absolute_path)
-        key = ".".join(str(p) for p in path_parts) or None
-        if error.validator == "additionalProperties":
-            extra = sorted(set(error.instance) - set((error.schema.get("properties") or {}).keys()))
-            if extra:
-                path_parts = [*path_parts, extra[0]]
-                key = ".".join(str(p) for p in path_parts)
-                message = "unknown key"
-            else:
-                message = error.message
-        else:
-            message = error.message
+    error = first_error(schema, document)
+    if error is not None:
+        path_parts, message, fix = describe(error)
         line, _ = _line_of(root, path_parts)
-        raise ConfigError(message, file=shown, line=line, key=key, fix=_fix_for(error))
+        raise ConfigError(message, file=shown, line=line, key=".".join(map(str, path_parts)) or None, fix=fix)
     return document

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hotfix_actions.decide.globs import matches
-from hotfix_actions.decide.names import branch_name_problem
+from hotfix_actions.decide.names import branch_name_problem, hotfix_branch_problem
 from hotfix_actions.decide.verdict import Status
-from hotfix_actions.decide.version import SemVer
+from hotfix_actions.decide.version import SemVer, version_problem
 from hotfix_actions.guard import inert
 from hotfix_actions.ports import Commit, FileChange
 
@@ -27,6 +27,10 @@ __all__ = [
 ]
 
 SEVERITIES = ("critical", "high", "medium", "low")
+# the layout `hotfix start` creates (config.validate.DEFAULT_BRANCH_PATTERN, kept equal by a test)
+DEFAULT_PATTERN = (
+    r"^hotfix/v(?P<version>(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*))-(?P<slug>[a-z0-9][a-z0-9-]{0,47})$"
+)
 _CONVENTIONAL = re.compile(r"^(?P<type>[a-z]+)(?:\((?P<scope>[A-Za-z0-9._/-]+)\))?(?P<bang>!)?: (?P<desc>\S.*)$")
 
 
@@ -57,15 +61,16 @@ def check_branch(name: str, pattern: str) -> BranchFacts:
         return BranchFacts(Check("branch name", Status.FAIL, f"branch {shown} {problem}; name it hotfix/vX.Y.Z-<slug>"))
     m = re.match(pattern, name)
     if not m:
-        return BranchFacts(
-            Check("branch name", Status.FAIL, f"branch {shown} does not match {pattern}; name it hotfix/vX.Y.Z-<slug>")
-        )
+        # in words, never the pattern itself; a custom pattern is named by its key
+        why = hotfix_branch_problem(name) if pattern == DEFAULT_PATTERN else "does not match validate.branch_pattern"
+        reason = f"branch {shown} {why}; name it hotfix/vX.Y.Z-<slug>, e.g. hotfix/v1.4.3-fix-login"
+        return BranchFacts(Check("branch name", Status.FAIL, reason))
     groups = m.groupdict()
-    version = SemVer.parse(groups.get("version") or "")
+    found = groups.get("version") or ""
+    version = SemVer.parse(found)
     if version is None:
-        return BranchFacts(
-            Check("branch name", Status.FAIL, f"branch {shown}: the version part is not X.Y.Z without leading zeros")
-        )
+        why = version_problem(found) or "is not X.Y.Z"
+        return BranchFacts(Check("branch name", Status.FAIL, f"branch {shown}: the version {found!r} {why}"))
     return BranchFacts(
         Check("branch name", Status.PASS, f"{name} (version {version})"), version=version, slug=groups.get("slug")
     )

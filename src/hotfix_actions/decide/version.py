@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["SemVer", "bump_declared", "declared_version", "highest_release"]
+__all__ = ["SemVer", "bump_declared", "declared_version", "highest_release", "version_problem"]
 
 _SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 
@@ -20,7 +20,7 @@ class SemVer:
 
     @classmethod
     def parse(cls, text: str) -> SemVer | None:
-        m = _SEMVER.match(text)
+        m = _SEMVER.fullmatch(text)
         if not m:
             return None
         return cls(int(m.group(1)), int(m.group(2)), int(m.group(3)))
@@ -30,6 +30,29 @@ class SemVer:
 
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}.{self.patch}"
+
+
+def version_problem(text: str) -> str | None:
+    """Why ``text`` is not a release version X.Y.Z, in words with a corrected example, or None."""
+    if SemVer.parse(text) is not None:
+        return None
+    if not text:
+        return "is empty: a version is three numbers X.Y.Z (e.g. 1.4.3)"
+    if text[0] in "vV" and SemVer.parse(text[1:]) is not None:
+        return f"starts with {text[0]!r}: write the version without it (e.g. {text[1:]})"
+    parts = text.split(".")
+    for i, c in enumerate(text):
+        if not (c.isascii() and (c.isdigit() or c == ".")):
+            shown = repr(c) if c.isprintable() and not c.isspace() else f"U+{ord(c):04X}"
+            return f"has {shown} at position {i + 1}: a version is three numbers X.Y.Z, digits and dots (e.g. 1.4.3)"
+    if len(parts) != 3:
+        fixed = ".".join([*parts, "0", "0"][:3]) if all(p.isdigit() for p in parts) else "1.4.3"
+        many = f"{len(parts)} number{'s' if len(parts) != 1 else ''}"
+        return f"has {many}: a version is three numbers X.Y.Z (e.g. {fixed})"
+    if any(not p for p in parts):
+        return "has an empty number between dots: a version is three numbers X.Y.Z (e.g. 1.4.3)"
+    fixed = ".".join(str(int(p)) for p in parts)
+    return f"has a number with a leading zero: write {fixed}"
 
 
 def highest_release(tag_names: Iterable[str], prefix: str) -> tuple[SemVer, str] | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from hotfix_actions.decide.durations import parse_duration  # the one duration parser, re-exported for the canary
 
 __all__ = [
     "DEFAULT_QUERIES",
@@ -83,28 +84,6 @@ def template_problem(template: str) -> str | None:
     if not stripped.strip():
         return "empty query"
     return None
-
-
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
-
-
-def parse_duration(text: str | float | int) -> float:
-    """Seconds from ``90``, ``"90"``, ``"15s"``, ``"10m"``, ``"1h30m"``, ``"1m30s"`` or ``"500ms"``."""
-    if isinstance(text, int | float):
-        value = float(text)
-    else:
-        raw = text.strip()
-        try:
-            value = float(raw)
-        except ValueError:
-            match = _DURATION.match(raw)
-            if not raw or match is None or not any(match.groups()):
-                raise ValueError(f"{text!r} is not a duration (examples: 15s, 10m, 1h30m)") from None
-            hours, minutes, secs, millis = (float(g) if g else 0.0 for g in match.groups())
-            value = hours * 3600 + minutes * 60 + secs + millis / 1000
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{text!r} is not a duration")
-    return value
 
 
 def prom_duration(seconds: float) -> str:
