@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from hotfix_actions.config._limits import check_nodes, clip, quote_limited, read_limited
 from hotfix_actions.errors import ConfigError
 
 __all__ = ["parse_and_validate"]
@@ -36,21 +37,23 @@ def _line_of(node: yaml.Node | None, path: list[str | int]) -> tuple[int | None,
 
 def parse_and_validate(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot be read: {exc}", file=shown, fix="make it a readable UTF-8 file") from exc
+    text = read_limited(path, shown)
     try:
         root = yaml.compose(text, Loader=_Loader)
+        if root is not None:
+            check_nodes(root, shown)  # before anything expands its aliases
         document = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise ConfigError(
-            f"is not valid YAML: {exc.problem or exc}", file=shown, line=line, fix="fix the YAML syntax on that line"
+            f"is not valid YAML: {clip(str(exc.problem or exc))}",
+            file=shown,
+            line=line,
+            fix="fix the YAML syntax on that line",
         ) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"is not valid YAML: {exc}", file=shown, fix="fix the YAML syntax") from exc
+        raise ConfigError(f"is not valid YAML: {clip(str(exc))}", file=shown, fix="fix the YAML syntax") from exc
     if document is None:
         return {}
     if not isinstance(document, dict):
@@ -62,5 +65,7 @@ def parse_and_validate(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
     if error is not None:
         path_parts, message, fix = describe(error)
         line, _ = _line_of(root, path_parts)
-        raise ConfigError(message, file=shown, line=line, key=".".join(map(str, path_parts)) or None, fix=fix)
+        key = clip(".".join(map(str, path_parts)), 100) or None
+        message, fix = quote_limited(message, error.instance), quote_limited(fix, error.instance)
+        raise ConfigError(message, file=shown, line=line, key=key, fix=fix)
     return document
