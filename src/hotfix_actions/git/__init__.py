@@ -220,8 +220,20 @@ class GitCli:
             raise GitError("commit did not produce a HEAD")
         return sha
 
-    def push(self, remote: str, refspec: str) -> None:
-        self.run("push", "--quiet", "--end-of-options", remote, refspec)
+    def push(self, remote: str, refspec: str, *, set_upstream: bool = False) -> None:
+        """Push one refspec; ``set_upstream`` makes the local branch track it (a plain `git push` works next)."""
+        self.run("push", "--quiet", *(["--set-upstream"] if set_upstream else []), "--end-of-options", remote, refspec)
+
+    def remote_heads(self, remote: str, prefix: str) -> dict[str, str]:
+        """Branch name -> commit of the remote's branches whose name starts with ``prefix`` (asks the remote)."""
+        out = self.run("ls-remote", "--heads", "--end-of-options", remote).stdout
+        heads = {}
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            name = ref.removeprefix("refs/heads/")
+            if name.startswith(prefix):
+                heads[name] = sha
+        return heads
 
     # -- merge-back (merges without a work tree, annotated tags, pushes that are never forced) -------
     def ref_heads(self, prefix: str) -> dict[str, str]:

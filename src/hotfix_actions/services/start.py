@@ -24,6 +24,27 @@ class StartRequest:
     push: bool
 
 
+def _refuse_a_parallel_hotfix(git: Git, remote: str | None, prefix: str, *, version: str) -> None:
+    """One open hotfix per version: a second `hotfix start` while hotfix/v<version>-<other> is open (here or on the
+    remote) would make two different releases both called <version>. Moving on to the next patch number would not
+    help either: validate wants exactly the patch after the last release, so that branch could not ship before the
+    open one does. So: refuse, name the open branch and say the ways forward."""
+    local = {ref.removeprefix("refs/heads/") for ref in git.ref_heads(f"refs/heads/{prefix}*")}
+    remote_open = set(git.remote_heads(remote, prefix)) if remote else set()
+    open_branches = sorted(local | remote_open)
+    if not open_branches:
+        return
+    first = open_branches[0]
+    where = " and ".join(w for w, found in (("here", first in local), (f"on {remote}", first in remote_open)) if found)
+    others = f" (and {len(open_branches) - 1} more)" if len(open_branches) > 1 else ""
+    delete = f"git push {remote} --delete {first}" if first in remote_open else f"git branch -D {first}"
+    raise RejectedError(
+        f"hotfix {version} is already open as {first} ({where}){others}: two hotfixes cannot share one version",
+        fix=f"add your fix to that branch (git switch {first}), or ship it first (its tag moves the next hotfix "
+        f"to the next patch), or, if it was abandoned, delete it ({delete})",
+    )
+
+
 def run(req: StartRequest, repo: RepositoryConfig, git: Git, reporter: Reporter) -> Outcome:
     if problem := slug_problem(req.slug):
         raise UsageError(f"{req.slug[:60]!r} {problem}", input_name="slug", fix="e.g. hotfix start fix-login-crash")
@@ -79,6 +100,7 @@ def run(req: StartRequest, repo: RepositoryConfig, git: Git, reporter: Reporter)
         raise RejectedError(
             f"branch {branch} already exists", fix=f"check it out (git switch {branch}) or pick another slug"
         )
+    _refuse_a_parallel_hotfix(git, remote, f"hotfix/{tag}-", version=str(version))
 
     files: dict[str, str] = {}
     for path in repo.version_files:
@@ -99,8 +121,13 @@ def run(req: StartRequest, repo: RepositoryConfig, git: Git, reporter: Reporter)
     if req.push:
         if remote is None:
             raise UsageError(f"no remote {repo.remote} to push to", input_name="--push")
-        git.push(remote, f"refs/heads/{branch}:refs/heads/{branch}")
-        reporter.step(f"pushed {branch} to {remote}")
+        git.push(remote, f"refs/heads/{branch}:refs/heads/{branch}", set_upstream=True)
+        reporter.step(f"pushed {branch} to {remote}; it tracks {remote}/{branch}, so a plain `git push` works next")
+    reporter.info(
+        "next: commit the fix with the trailers validate needs on the head commit, then push: "
+        f'git commit -am "fix: <what>" --trailer "Severity: {req.severity or "<critical|high|medium|low>"}" '
+        f'--trailer "Fixes: {req.fixes.strip() if req.fixes else "<ticket>"}"'
+    )
     return Outcome(
         command="start",
         verdict=Verdict.PASS,
