@@ -132,6 +132,22 @@ def test_risky_paths_need_approval_but_do_not_fail(tmp_path: Path, gha: dict[str
     assert "validate-hotfix: PASS" in summary
 
 
+@pytest.mark.parametrize(
+    "changed", [".hotfix.yml", ".github/workflows/deploy.yml", ".github/actions/setup/action.yml", "svc/.hotfix.yml"]
+)
+def test_changes_to_what_the_pipeline_trusts_need_approval_by_default(
+    tmp_path: Path, gha: dict[str, Path], changed: str
+) -> None:
+    """The configuration and the workflows decide how a hotfix is checked and shipped: a hotfix that changes them is
+    a risky change unless the configuration says otherwise."""
+    _, work = make_project(tmp_path)
+    branch = hotfix_branch(work, files={changed: "validate:\n  check_base: false\n", "src/app.py": "y\n"})
+    result = CliRunner().invoke(cli, ["validate", "--repo", str(work.path), "--branch", branch])
+    assert result.exit_code == 0, result.output
+    outputs = read_outputs(gha["output"])
+    assert outputs["needs-approval"] == "true" and json.loads(outputs["risky-files"]) == [changed]
+
+
 def test_too_large_a_change_fails(tmp_path: Path) -> None:
     _, work = make_project(tmp_path)
     files = {f"src/gen/f{i}.py": "x\n" * 30 for i in range(15)}

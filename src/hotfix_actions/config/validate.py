@@ -19,7 +19,10 @@ DEFAULT_RISKY_PATHS = (
     "**/alembic/**",
     "Dockerfile",
     "**/*.tf",
+    # what the pipeline trusts: a change to the workflows, local actions or the configuration needs approval
     ".github/workflows/**",
+    ".github/actions/**",
+    "**/.hotfix.yml",
 )
 
 
