@@ -77,6 +77,8 @@ def open_cluster(
     from hotfix_actions.kube import ConnectOptions, RetryPolicy, connect, decode_kubeconfig, kubeconfig_secrets
 
     reporter = edge.reporter
+    if namespace and (problem := dns1123_label_problem(namespace)):  # before anything connects
+        raise UsageError(f"{namespace[:80]!r} {problem}", input_name="namespace", fix="pass a valid --namespace")
     path = kubeconfig or edge.env.get("KUBECONFIG") or None
     if kubeconfig_data:
         reporter.mask(kubeconfig_data)

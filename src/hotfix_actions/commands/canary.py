@@ -12,6 +12,7 @@ import click
 
 from hotfix_actions.commands._cluster import check_names, cluster_options, open_cluster, run_identity
 from hotfix_actions.commands._common import Edge, hotfix_command
+from hotfix_actions.commands._duration import POSITIVE_DURATION
 from hotfix_actions.config.canary import CanaryConfig
 from hotfix_actions.config.cluster import ClusterConfig
 from hotfix_actions.decide.canary.templates import parse_duration
@@ -76,7 +77,13 @@ def metrics_for(edge: Edge, cfg: CanaryConfig, url: str | None, token: str | Non
 
 
 @hotfix_command("canary", short_help="Deploy a canary, judge it against the baseline, roll it back on failure.")
-@click.option("--deployment", "-d", envvar="HOTFIX_DEPLOYMENT", default=None, help="The primary Deployment.")
+@click.option(
+    "--deployment",
+    "-d",
+    envvar="HOTFIX_DEPLOYMENT",
+    default=None,
+    help="The primary Deployment [required, except with --replay]. Env: HOTFIX_DEPLOYMENT.",
+)
 @click.option("--image", envvar="HOTFIX_IMAGE", default=None, help="Image for the canary. Env: HOTFIX_IMAGE.")
 @click.option("--container", envvar="HOTFIX_CONTAINER", default=None, help="Container to set (needed if several).")
 @click.option("--canary", "canary_name", envvar="HOTFIX_CANARY", default=None, help="Default: <deployment>-canary.")
@@ -84,8 +91,12 @@ def metrics_for(edge: Edge, cfg: CanaryConfig, url: str | None, token: str | Non
     "--baseline", envvar="HOTFIX_BASELINE", default=None, help="Deployment to compare with (default primary)."
 )
 @click.option("--replicas", envvar="HOTFIX_REPLICAS", type=click.IntRange(1, 100), default=None)
-@click.option("--interval", envvar="HOTFIX_INTERVAL", default=None, help="Between analyses (default 15s).")
-@click.option("--duration", envvar="HOTFIX_DURATION", default=None, help="Longest analysis (default 10m).")
+@click.option(
+    "--interval", envvar="HOTFIX_INTERVAL", type=POSITIVE_DURATION, default=None, help="Between analyses (default 15s)."
+)
+@click.option(
+    "--duration", envvar="HOTFIX_DURATION", type=POSITIVE_DURATION, default=None, help="Longest analysis (default 10m)."
+)
 @click.option(
     "--rollback",
     envvar="HOTFIX_CANARY_ROLLBACK",
@@ -114,8 +125,8 @@ def command(
     canary_name: str | None,
     baseline: str | None,
     replicas: int | None,
-    interval: str | None,
-    duration: str | None,
+    interval: float | None,
+    duration: float | None,
     rollback: str | None,
     record: str | None,
     replay: str | None,

@@ -11,7 +11,9 @@ import click
 
 from hotfix_actions.commands._cluster import check_names, cluster_options, open_cluster
 from hotfix_actions.commands._common import Edge, hotfix_command
+from hotfix_actions.commands._duration import POSITIVE_DURATION
 from hotfix_actions.config.cluster import ClusterConfig
+from hotfix_actions.decide.durations import format_duration
 from hotfix_actions.decide.names import image_problem
 from hotfix_actions.errors import UsageError
 from hotfix_actions.report import Outcome
@@ -62,8 +64,8 @@ def _sandbox(edge: Edge) -> Iterator[tuple[dict[str, str], str]]:
     help="An image known to fail (errors, latency or crash-looping pods).",
 )
 @click.option("--container", default=None, help="Container to break (default: the first).")
-@click.option("--interval", default="2s", show_default=True, help="Canary analysis interval.")
-@click.option("--duration", default="2m", show_default=True, help="Longest canary analysis.")
+@click.option("--interval", type=POSITIVE_DURATION, default="2s", show_default=True, help="Canary analysis interval.")
+@click.option("--duration", type=POSITIVE_DURATION, default="2m", show_default=True, help="Longest canary analysis.")
 @click.option(
     "--restore/--no-restore",
     default=True,
@@ -78,8 +80,8 @@ def command(
     deployment: str | None,
     bad_image: str | None,
     container: str | None,
-    interval: str,
-    duration: str,
+    interval: float,
+    duration: float,
     restore: bool,
     kubeconfig: str | None,
     kubeconfig_data: str | None,
@@ -122,8 +124,8 @@ def command(
                 namespace=cluster.namespace,
                 bad_image=str(bad_image),
                 container=container,
-                interval=interval,
-                duration=duration,
+                interval=format_duration(interval),
+                duration=format_duration(duration),
                 restore=restore,
             )
             return drill.run(request, cluster, hotfix, edge.reporter)

@@ -15,6 +15,7 @@ from hotfix_actions.commands._cluster import (
     run_identity,
 )
 from hotfix_actions.commands._common import Edge, hotfix_command
+from hotfix_actions.commands._duration import POSITIVE_DURATION
 from hotfix_actions.commands.canary import metrics_for, prometheus_options
 from hotfix_actions.config.canary import CanaryConfig
 from hotfix_actions.config.cluster import ClusterConfig
@@ -26,8 +27,20 @@ __all__ = ["command"]
 
 @hotfix_command("monitor", short_help="Watch a Deployment after promotion; roll it back when it fails.")
 @click.option("--deployment", "-d", envvar="HOTFIX_DEPLOYMENT", required=True, help="Env: HOTFIX_DEPLOYMENT.")
-@click.option("--interval", envvar="HOTFIX_INTERVAL", default=None, help="Default: canary.monitor.interval (15s).")
-@click.option("--duration", envvar="HOTFIX_DURATION", default=None, help="Default: canary.monitor.duration (10m).")
+@click.option(
+    "--interval",
+    envvar="HOTFIX_INTERVAL",
+    type=POSITIVE_DURATION,
+    default=None,
+    help="Between checks, e.g. 15s (default: canary.monitor.interval, 15s).",
+)
+@click.option(
+    "--duration",
+    envvar="HOTFIX_DURATION",
+    type=POSITIVE_DURATION,
+    default=None,
+    help="How long to watch, e.g. 10m (default: canary.monitor.duration, 10m).",
+)
 @click.option(
     "--strategy",
     envvar="HOTFIX_STRATEGY",
@@ -55,8 +68,8 @@ def command(
     *,
     edge: Edge,
     deployment: str,
-    interval: str | None,
-    duration: str | None,
+    interval: float | None,
+    duration: float | None,
     strategy: str | None,
     severity: str | None,
     to_source: str,
@@ -87,8 +100,8 @@ def command(
     cfg = config.section(CanaryConfig)
     settings = settings_from_config(
         cfg,
-        interval=interval or cfg.monitor.interval,
-        duration=duration or cfg.monitor.duration,
+        interval=cfg.monitor.interval if interval is None else interval,
+        duration=cfg.monitor.duration if duration is None else duration,
         compare=False,
     )
     run_id, run_url = run_identity(edge.env)

@@ -15,10 +15,13 @@ from hotfix_actions.commands._cluster import (
     run_identity,
 )
 from hotfix_actions.commands._common import Edge, hotfix_command
-from hotfix_actions.commands.rollback import _split
+from hotfix_actions.commands._duration import ANY_DURATION, POSITIVE_DURATION
+from hotfix_actions.commands.rollback import _split, default_snapshot_dir
 from hotfix_actions.config.cluster import ClusterConfig
 from hotfix_actions.config.promote import PromoteConfig
 from hotfix_actions.config.rollback import HealthCheck, RollbackConfig
+from hotfix_actions.decide.names import image_problem
+from hotfix_actions.errors import UsageError
 from hotfix_actions.report import Outcome
 
 __all__ = ["command"]
@@ -44,20 +47,35 @@ __all__ = ["command"]
     default=None,
     help="Roll back to the last-known-good when the promote fails (default: yes).",
 )
-@click.option("--timeout", envvar="HOTFIX_TIMEOUT", type=float, default=None, help="Seconds to wait for the rollout.")
 @click.option(
-    "--lock-timeout", envvar="HOTFIX_LOCK_TIMEOUT", type=float, default=None, help="Seconds to wait for a lock."
+    "--timeout", envvar="HOTFIX_TIMEOUT", type=POSITIVE_DURATION, default=None, help="Wait for the rollout, e.g. 10m."
 )
-@click.option("--fail-fast-after", envvar="HOTFIX_FAIL_FAST_AFTER", type=float, default=None)
+@click.option(
+    "--lock-timeout", envvar="HOTFIX_LOCK_TIMEOUT", type=ANY_DURATION, default=None, help="Wait for a lock, e.g. 60s."
+)
+@click.option(
+    "--fail-fast-after",
+    envvar="HOTFIX_FAIL_FAST_AFTER",
+    type=ANY_DURATION,
+    default=None,
+    help="Fail once a pod reason (CrashLoopBackOff, ImagePullBackOff...) lasts this long, e.g. 90s "
+    "(default: cluster.fail_fast_after, 90s).",
+)
 @click.option(
     "--settle",
     "settle_seconds",
     envvar="HOTFIX_SETTLE",
-    type=float,
+    type=ANY_DURATION,
     default=None,
-    help="After the rollout completes, keep watching it this many seconds (default: promote.settle_seconds, 0).",
+    help="After the rollout completes, keep watching it this long, e.g. 30s (default: promote.settle_seconds, 0).",
 )
-@click.option("--snapshot-dir", envvar="HOTFIX_SNAPSHOT_DIR", default=None, help="Save a YAML snapshot here first.")
+@click.option(
+    "--snapshot-dir",
+    envvar="HOTFIX_SNAPSHOT_DIR",
+    default=None,
+    help="Folder for the YAML snapshot taken first (default: promote.snapshot_dir, else as for rollback); the path "
+    "is printed.",
+)
 @click.option("--smoke-url", "smoke_urls", envvar="HOTFIX_SMOKE_URLS", multiple=True, help="URL that must answer.")
 @click.option("--smoke-status", envvar="HOTFIX_SMOKE_STATUS", type=int, default=200, show_default=True)
 @click.option("--smoke-retries", envvar="HOTFIX_SMOKE_RETRIES", type=int, default=5, show_default=True)
@@ -104,6 +122,8 @@ def command(
 
     edge.reporter.mask(github_token)
     check_names(deployment=deployment)
+    if problem := image_problem(image):  # before anything connects anywhere
+        raise UsageError(f"{image[:120]!r} {problem}", input_name="--image", fix="pass the image your build pushed")
     config = edge.config()
     cluster_cfg = config.section(ClusterConfig)
     cfg = config.section(PromoteConfig)
@@ -126,7 +146,7 @@ def command(
             lock_timeout=lock_timeout,
             fail_fast_after=cluster_cfg.fail_fast_after if fail_fast_after is None else fail_fast_after,
             settle_seconds=settle_seconds,
-            snapshot_dir=snapshot_dir or None,
+            snapshot_dir=snapshot_dir or cfg.snapshot_dir or default_snapshot_dir(edge.env),
             dry_run=dry_run,
             run_id=run_id,
             run_url=run_url,

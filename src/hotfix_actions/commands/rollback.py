@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
+from pathlib import Path
 
 import click
 
@@ -16,12 +18,23 @@ from hotfix_actions.commands._cluster import (
     run_identity,
 )
 from hotfix_actions.commands._common import Edge, hotfix_command
+from hotfix_actions.commands._duration import ANY_DURATION, POSITIVE_DURATION
 from hotfix_actions.config.cluster import ClusterConfig
 from hotfix_actions.config.rollback import HealthCheck, RollbackConfig
+from hotfix_actions.decide.names import image_problem
 from hotfix_actions.errors import UsageError
 from hotfix_actions.report import Outcome
 
-__all__ = ["command"]
+__all__ = ["command", "default_snapshot_dir"]
+
+
+def default_snapshot_dir(env: Mapping[str, str]) -> str:
+    """Where the snapshot goes when no folder is named: the runner's temp folder (the actions upload it), else a
+    folder of the user's own (not a shared /tmp path another user could have made first)."""
+    if env.get("RUNNER_TEMP"):
+        return str(Path(env["RUNNER_TEMP"]) / "hotfix-snapshots")
+    state = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "state")
+    return str(Path(state) / "hotfix-actions" / "snapshots")
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -71,7 +84,13 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     default=None,
     help="blue-green: never scale the failed color down. Env: HOTFIX_KEEP_FAILED.",
 )
-@click.option("--grace-period", envvar="HOTFIX_GRACE_PERIOD", type=float, default=None, help="blue-green: seconds.")
+@click.option(
+    "--grace-period",
+    envvar="HOTFIX_GRACE_PERIOD",
+    type=ANY_DURATION,
+    default=None,
+    help="blue-green: how long before the failed color is scaled to zero, e.g. 30s.",
+)
 @click.option(
     "--resume", is_flag=True, envvar="HOTFIX_RESUME", help="Resume a paused Deployment as part of the rollback."
 )
@@ -82,25 +101,34 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     default=None,
     help="Wait for the rollout by kubectl's rules (default: yes).",
 )
-@click.option("--timeout", envvar="HOTFIX_TIMEOUT", type=float, default=None, help="Seconds to wait for the rollout.")
 @click.option(
-    "--lock-timeout", envvar="HOTFIX_LOCK_TIMEOUT", type=float, default=None, help="Seconds to wait for a lock."
+    "--timeout", envvar="HOTFIX_TIMEOUT", type=POSITIVE_DURATION, default=None, help="Wait for the rollout, e.g. 5m."
 )
-@click.option("--snapshot-dir", envvar="HOTFIX_SNAPSHOT_DIR", default=None, help="Save a YAML snapshot here first.")
+@click.option(
+    "--lock-timeout", envvar="HOTFIX_LOCK_TIMEOUT", type=ANY_DURATION, default=None, help="Wait for a lock, e.g. 60s."
+)
+@click.option(
+    "--snapshot-dir",
+    envvar="HOTFIX_SNAPSHOT_DIR",
+    default=None,
+    help="Folder for the YAML snapshot taken first (default: rollback.snapshot_dir, else $RUNNER_TEMP/hotfix-snapshots "
+    "on a runner, else ~/.local/state/hotfix-actions/snapshots); the path is printed.",
+)
 @click.option(
     "--fail-fast-after",
     envvar="HOTFIX_FAIL_FAST_AFTER",
-    type=float,
+    type=ANY_DURATION,
     default=None,
-    help="Fail once a pod reason (CrashLoopBackOff, ImagePullBackOff...) lasts this many seconds.",
+    help="Fail once a pod reason (CrashLoopBackOff, ImagePullBackOff...) lasts this long, e.g. 90s "
+    "(default: cluster.fail_fast_after, 90s).",
 )
 @click.option(
     "--settle",
     "settle_seconds",
     envvar="HOTFIX_SETTLE",
-    type=float,
+    type=ANY_DURATION,
     default=None,
-    help="After the rollout completes, keep watching it this many seconds (default: rollback.settle_seconds, 0).",
+    help="After the rollout completes, keep watching it this long, e.g. 30s (default: rollback.settle_seconds, 0).",
 )
 @click.option("--health-url", "health_urls", envvar="HOTFIX_HEALTH_URLS", multiple=True, help="URL that must answer.")
 @click.option("--health-status", envvar="HOTFIX_HEALTH_STATUS", type=int, default=200, show_default=True)
@@ -160,6 +188,8 @@ def command(
 
     edge.reporter.mask(github_token)
     check_names(deployment=deployment, service=service or None)
+    if to_image and (problem := image_problem(to_image)):  # before anything connects anywhere
+        raise UsageError(f"{to_image[:120]!r} {problem}", input_name="--to-image", fix="pass the image to go back to")
     if to_source == "last-successful-deployment" and not environment:
         raise UsageError("needs --environment", input_name="--to last-successful-deployment")
     config = edge.config()
@@ -191,7 +221,7 @@ def command(
             wait=wait,
             wait_timeout=timeout,
             lock_timeout=lock_timeout,
-            snapshot_dir=snapshot_dir or None,
+            snapshot_dir=snapshot_dir or cfg.snapshot_dir or default_snapshot_dir(edge.env),
             fail_fast_after=cluster_cfg.fail_fast_after if fail_fast_after is None else fail_fast_after,
             settle_seconds=settle_seconds,
             run_id=run_id,

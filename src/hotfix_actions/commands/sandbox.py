@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import click
 
 from hotfix_actions.commands._common import Edge, hotfix_command
+from hotfix_actions.commands._duration import DurationParam
+from hotfix_actions.decide.durations import Bounds
 from hotfix_actions.decide.verdict import Verdict
 from hotfix_actions.errors import UsageError
 from hotfix_actions.report import Outcome
@@ -38,10 +40,10 @@ def command() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0 picks a free port.")
 @click.option(
     "--ready-delay",
-    type=click.FloatRange(0, 3600),
-    default=1.0,
+    type=DurationParam(Bounds(maximum=3600)),
+    default="1s",
     show_default=True,
-    help="Seconds until a new pod is Ready.",
+    help="How long a new pod takes to become Ready, e.g. 1s or 500ms.",
 )
 @click.option(
     "--crash-images",

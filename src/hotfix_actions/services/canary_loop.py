@@ -91,7 +91,11 @@ def _seconds(value: str | float, name: str) -> float:
 
 
 def settings_from_config(
-    cfg: CanaryConfig, *, interval: str | None = None, duration: str | None = None, compare: bool = True
+    cfg: CanaryConfig,
+    *,
+    interval: str | float | None = None,
+    duration: str | float | None = None,
+    compare: bool = True,
 ) -> Settings:
     """Resolve `.hotfix.yml` plus options into the judge's policy; every template is checked here."""
     metrics = {**CanaryConfig().metrics, **cfg.metrics}
