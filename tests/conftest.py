@@ -35,6 +35,8 @@ def _git_identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             "GIT_COMMITTER_EMAIL": "tester@example.com",
             "GIT_CONFIG_GLOBAL": str(config),
             "GIT_CONFIG_NOSYSTEM": "1",
+            # rollback and promote snapshot by default under $XDG_STATE_HOME: keep that out of the real home
+            "XDG_STATE_HOME": str(home / "state"),
         }
     )
     for name in (
