@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hotfix_actions.config import load, schema
 from hotfix_actions.config._schema_errors import PATTERN_RULES, _matches
 from hotfix_actions.config.validate import DEFAULT_BRANCH_PATTERN
+from hotfix_actions.decide.db import backup_name_problem, database_name_problem
 from hotfix_actions.decide.durations import DurationError, parse_duration
 from hotfix_actions.decide.names import (
     branch_name_problem,
@@ -71,6 +72,8 @@ NAME_CHECKS: dict[str, Callable[[str], str | None]] = {
     "dns1123 subdomain": dns1123_subdomain_problem,
     "image": image_problem,
     "version": version_problem,
+    "backup name": backup_name_problem,
+    "database name": database_name_problem,
 }
 
 

@@ -95,7 +95,9 @@ def command(
     edge.reporter.mask(github_token)
     if not pm.INCIDENT_ID.match(incident_id):
         raise UsageError(
-            f"{incident_id[:64]!r} is not an incident id", input_name="--incident-id", fix="[A-Za-z0-9._-], e.g. INC-42"
+            f"{incident_id[:64]!r} is not an incident id",
+            input_name="--incident-id",
+            fix="use letters, digits, '.', '_' and '-', e.g. INC-42",
         )
     entries = []
     for item in events:

@@ -51,16 +51,22 @@ class BackupKind(StrEnum):
 def backup_name_problem(name: str) -> str | None:
     """Why ``name`` may not name a backup (it becomes a file name), or None."""
     if not _NAME.match(name):
-        return "must be 1-128 characters of [A-Za-z0-9_.-], starting with a letter or digit"
+        return (
+            "must be 1-128 letters, digits, '_', '.' and '-', starting with a letter or digit "
+            "(e.g. shop-20240501T120000Z)"
+        )
     if ".." in name or name.endswith((".dump", ".json", ".partial")):
-        return "may not contain '..' or end in .dump, .json or .partial (name the backup, not its file)"
+        return (
+            "may not contain '..' or end in .dump, .json or .partial: name the backup, not its file "
+            "(e.g. shop-20240501T120000Z)"
+        )
     return None
 
 
 def database_name_problem(name: str) -> str | None:
     """A database name that pg tools cannot mistake for a connection string or an option."""
     if not _DBNAME.match(name):
-        return "must be 1-63 characters of [A-Za-z0-9_.$-], not starting with '-', '.' or '$'"
+        return "must be 1-63 letters, digits, '_', '.', '$' and '-', not starting with '-', '.' or '$' (e.g. shop)"
     return None
 
 
