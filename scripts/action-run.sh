@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The root action's dispatcher: `command:` picks the verb from an allowlist, `args:` adds one word per line.
-# Nothing is evaluated by a shell: the words go to `hotfix` as separate arguments.
+# Nothing is evaluated by a shell: the words go to `hotfix` as separate arguments. The typed inputs (config,
+# tokens, URLs, kubeconfig) arrive through the environment, never on this command line.
 set -euo pipefail
 
 read -r -a words <<< "${HOTFIX_ACTION_COMMAND:-}"
@@ -30,4 +31,8 @@ if [[ -n "${HOTFIX_ACTION_ARGS:-}" ]]; then
   done <<< "$HOTFIX_ACTION_ARGS"
 fi
 unset HOTFIX_ACTION_COMMAND HOTFIX_ACTION_ARGS
+# Everything on this command line came from `args`, where a newline in an interpolated value adds a word: hotfix
+# refuses options that move trust there (--config, --github-api-url, --pg-bindir, ...) unless the configuration
+# allows them (security.allow_args), and checks the GitHub URLs against the runner's (commands/_trust.py).
+export HOTFIX_ACTION_ARGS_GUARD=1
 exec hotfix "${words[@]}" "${args[@]}"

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from hotfix_actions.commands._trust import check_trust
 from hotfix_actions.config import Config, load
 from hotfix_actions.errors import ExitCode, HotfixError, UsageError
 from hotfix_actions.report import Outcome, Reporter
@@ -65,6 +66,7 @@ def hotfix_command(name: str, *, label: str | None = None, **command_kwargs: Any
             reporter = Reporter.from_env(env, json_mode=json_mode)
             edge = Edge(name=label or name, env=env, reporter=reporter, config_path=config_path or None)
             try:
+                check_trust(click.get_current_context(), {**kwargs, "config_path": config_path}, env)
                 outcome: Outcome | None = fn(*args, edge=edge, **kwargs)
                 code = reporter.finish(outcome) if outcome is not None else ExitCode.OK
             except HotfixError as exc:

@@ -31,6 +31,7 @@ SECTIONS: dict[str, str] = {
     "rollback": "hotfix_actions.config.rollback:RollbackConfig",
     "promote": "hotfix_actions.config.promote:PromoteConfig",
     "canary": "hotfix_actions.config.canary:CanaryConfig",
+    "security": "hotfix_actions.config.security:SecurityConfig",
 }
 
 _SCHEMA_DIR = Path(__file__).with_name("schemas")
