@@ -1,0 +1,382 @@
+#!/usr/bin/env python3
+"""Wheel handling for scripts/action-setup.sh (standard library only: it runs before the package is installed).
+
+    gather   1. copy every wheel of the runner's shared wheelhouse whose SHA-256 the lock lists into the job's own
+                folder (hashed while copied, so what was checked is what gets installed); ignore everything else;
+             2. download from the index, in parallel, the wheels this Python needs that are still missing (the file
+                pip would pick: best tag), each kept only when it hashes to a value of the lock;
+             3. unpack the uv program from the checked uv wheel
+    keep     copy the job's checked wheels into the shared wheelhouse for later jobs (atomically)
+    manifest write one line per entry of the environment (type, mode, SHA-256 or link target); print its digest
+    check    say in words why the job's set-up folder cannot be reused (owner, mode, any entry added, removed or
+             changed since the manifest); exit 1 when it cannot
+
+Nothing found in the shared wheelhouse is trusted: another job on the same runner can write there. A file counts only
+when its bytes hash to a value the lock (kept in the action's own checkout) lists for that name and version; names
+are printed only when they are plain wheel names, never raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import os
+import re
+import stat
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+WHEEL = re.compile(
+    r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[A-Za-z0-9_.!+]+)(-\d[A-Za-z0-9_.]*)?"
+    r"-(?P<tags>[A-Za-z0-9_.]+-[A-Za-z0-9_.]+-[A-Za-z0-9_.]+)\.whl$"
+)
+PLAIN = re.compile(r"^[A-Za-z0-9._+/=-]+$")
+MAX_WHEEL = 200 * 1024 * 1024
+CHUNK = 1024 * 1024
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def shown(name: str) -> str:
+    """A name from an untrusted folder, printable only when it is plain (no ':', '#', '%', '[' or line breaks)."""
+    return name if PLAIN.match(name) and len(name) < 200 else "<a file with an unusual name>"
+
+
+def read_lock(paths: Iterable[Path]) -> dict[tuple[str, str], set[str]]:
+    """(normalized name, version) -> allowed sha256 hex digests."""
+    allowed: dict[tuple[str, str], set[str]] = {}
+    for path in paths:
+        current: set[str] | None = None
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            line = raw.strip().rstrip("\\").strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("--hash=sha256:"):
+                if current is not None:
+                    current.add(line.removeprefix("--hash=sha256:").lower())
+                continue
+            spec = line.split(";", 1)[0].split()[0] if line.split(";", 1)[0].split() else ""
+            if "==" in spec:
+                name, version = spec.split("==", 1)
+                current = allowed.setdefault((normalize(name), version), set())
+            else:
+                current = None
+    return allowed
+
+
+def wheel_key(filename: str) -> tuple[str, str] | None:
+    match = WHEEL.match(filename)
+    return (normalize(match["name"]), match["version"]) if match else None
+
+
+def wheel_tags(filename: str) -> frozenset[str]:
+    match = WHEEL.match(filename)
+    if not match:
+        return frozenset()
+    py, abi, plat = match["tags"].split("-")
+    return frozenset(f"{a}-{b}-{c}" for a in py.split(".") for b in abi.split(".") for c in plat.split("."))
+
+
+def copy_checked(source: Path, dest_dir: Path, allowed: set[str]) -> str | None:
+    """Copy `source` into `dest_dir` when its bytes hash to an allowed digest; the reason when not."""
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return "cannot be opened as a plain file (a symbolic link?)"
+    with os.fdopen(fd, "rb") as src:
+        info = os.fstat(src.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return "is not a regular file"
+        if info.st_size > MAX_WHEEL:
+            return "is larger than any wheel of the lock"
+        digest = hashlib.sha256()
+        handle, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".part-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() not in allowed:
+                os.unlink(tmp)
+                return "has a SHA-256 the lock does not list (changed or planted)"
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, dest_dir / source.name)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    return None
+
+
+def take(allowed: dict[tuple[str, str], set[str]], shared: Path, job: Path) -> tuple[int, int]:
+    """Copy the checked wheels of `shared` into `job`; (taken, rejected)."""
+    job.mkdir(parents=True, exist_ok=True)
+    taken = rejected = 0
+    try:
+        names = sorted(os.listdir(shared)) if shared.is_dir() and not shared.is_symlink() else []
+    except OSError:
+        names = []
+    for name in names:
+        key = wheel_key(name)
+        if key is None or key not in allowed:
+            continue  # not a wheel of this lock (another version, another project): never installed
+        reason = copy_checked(shared / name, job, allowed[key])
+        if reason is None:
+            taken += 1
+        else:
+            rejected += 1
+            print(f"ignored {shown(name)} from the shared wheelhouse: it {reason}")
+    return taken, rejected
+
+
+def extract_uv(allowed: dict[tuple[str, str], set[str]], job: Path, dest: Path) -> Path | None:
+    """Unpack the uv program from a checked uv wheel in `job` into `dest`."""
+    for path in sorted(job.glob("uv-*.whl")):
+        key = wheel_key(path.name)
+        if key is None or key not in allowed or _sha256(path) not in allowed[key]:
+            continue
+        with zipfile.ZipFile(path) as wheel:
+            member = next((n for n in wheel.namelist() if re.fullmatch(r"uv-[^/]+\.data/scripts/uv", n)), None)
+            if member is None:
+                continue
+            target = dest / "uv"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with wheel.open(member) as src, open(target, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    out.write(chunk)
+            target.chmod(0o755)
+            return target
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _markers(paths: Iterable[Path]) -> dict[tuple[str, str], str]:
+    """(normalized name, version) -> the environment marker of that pin ('' when none)."""
+    found: dict[tuple[str, str], str] = {}
+    for path in paths:
+        text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith(("#", "--")):
+                continue
+            spec, _, rest = line.partition(";")
+            words = spec.split()
+            if words and "==" in words[0]:
+                name, version = words[0].split("==", 1)
+                found[(normalize(name), version)] = rest.split("--hash", 1)[0].strip()
+    return found
+
+
+def _index_files(index: str, name: str) -> list[dict[str, object]]:
+    request = urllib.request.Request(  # noqa: S310 (https, or http to this machine: action-setup.sh checks)
+        f"{index.rstrip('/')}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (https, or http to this machine)
+        files = json.loads(response.read(64 * 1024 * 1024)).get("files", [])
+    return [f for f in files if isinstance(f, dict)]
+
+
+def _fetch(index: str, key: tuple[str, str], allowed: set[str], rank: dict[str, int], dest: Path) -> str:
+    """Download the wheel of `key` that pip would pick for this interpreter (best tag) and keep it when it checks."""
+    name, version = key
+    best: tuple[int, str, str] | None = None
+    for entry in _index_files(index, name):
+        filename = str(entry.get("filename", ""))
+        hashes = entry.get("hashes")
+        digest = str(hashes.get("sha256", "")).lower() if isinstance(hashes, dict) else ""
+        if wheel_key(filename) != key or digest not in allowed:
+            continue
+        score = min((rank[tag] for tag in wheel_tags(filename) if tag in rank), default=None)
+        if score is not None and (best is None or score < best[0]):
+            best = (score, filename, str(entry.get("url", "")))
+    if best is None:
+        return f"{name} {version}: the index has no wheel for this platform with a hash from the lock"
+    _, filename, url = best
+    url = urllib.parse.urljoin(f"{index.rstrip('/')}/{name}/", url)
+    if not url.startswith("https://") and not url.startswith(index):
+        return f"{name} {version}: the index pointed to a plain-http address"
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        part = Path(tmp) / filename
+        with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:  # noqa: S310
+            while chunk := response.read(CHUNK):
+                out.write(chunk)
+        if copy_checked(part, dest, allowed) is not None:
+            return f"{name} {version}: the download does not match the lock"
+    return ""
+
+
+def fetch(locks: list[Path], index: str, dest: Path) -> tuple[int, int]:
+    """Fetch from the index every wheel of the locks this interpreter needs and `dest` lacks; (fetched, failed)."""
+    allowed = read_lock(locks)
+    markers = _markers(locks)
+    have = {wheel_key(p.name) for p in dest.glob("*.whl")}
+    if all(key in have for key in allowed if not markers.get(key)):
+        # Everything unconditional is here: let uv judge the conditional ones (no pip import, no network).
+        return 0, 0
+    try:
+        from pip._vendor.packaging.markers import Marker  # the same rules pip and uv apply
+        from pip._vendor.packaging.tags import sys_tags
+    except ImportError:
+        print("pip is not installed for this Python: nothing fetched here (uv will ask the index)")
+        return 0, 1
+    rank = {str(tag): i for i, tag in enumerate(sys_tags())}
+    wanted = [key for key in allowed if key not in have and (not markers.get(key) or Marker(markers[key]).evaluate())]
+    problems: list[str] = []
+    fetched = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        futures = {pool.submit(_fetch, index, key, allowed[key], rank, dest): key for key in wanted}
+        for future, key in futures.items():
+            try:
+                problem = future.result()
+            except (OSError, ValueError) as exc:
+                problem = f"{key[0]} {key[1]}: download failed ({type(exc).__name__})"
+            if problem:
+                problems.append(problem)  # names and versions from the lock, not from a folder
+            else:
+                fetched += 1
+    for problem in problems[:5]:
+        print(problem)
+    return fetched, len(problems)
+
+
+def cmd_gather(args: argparse.Namespace) -> int:
+    """take, then fetch, then unpack uv: every wheel this job installs ends up checked in its own folder."""
+    allowed = read_lock(args.lock)
+    job = Path(args.dest)
+    taken, rejected = take(allowed, Path(args.shared), job) if args.shared else (0, 0)
+    fetched, failed = fetch(args.lock, args.index, job)
+    uv = extract_uv(allowed, job, Path(args.bin))
+    print(f"taken={taken} rejected={rejected} fetched={fetched} failed={failed}")
+    return 0 if uv else 3
+
+
+def cmd_keep(args: argparse.Namespace) -> int:
+    """Copy this job's checked wheels into the shared wheelhouse (atomically, checked once more)."""
+    allowed = read_lock(args.lock)
+    job, shared = Path(args.wheels), Path(args.dest)
+    shared.mkdir(parents=True, exist_ok=True)
+    kept = 0
+    for path in sorted(job.glob("*.whl")):
+        key = wheel_key(path.name)
+        if key is not None and key in allowed and copy_checked(path, shared, allowed[key]) is None:
+            kept += 1
+    print(f"kept={kept}")
+    return 0
+
+
+def manifest(root: Path) -> list[str]:
+    """One line per entry under `root`, sorted: path, type, mode, and SHA-256 (files) or target (links)."""
+    lines: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for name in sorted([*dirnames, *filenames]):
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            info = os.lstat(path)
+            mode = f"{stat.S_IMODE(info.st_mode):04o}"
+            if stat.S_ISLNK(info.st_mode):
+                lines.append(f"{json.dumps(rel)} link {mode} {json.dumps(os.readlink(path))}")
+            elif stat.S_ISDIR(info.st_mode):
+                lines.append(f"{json.dumps(rel)} dir {mode} -")
+            elif stat.S_ISREG(info.st_mode):
+                lines.append(f"{json.dumps(rel)} file {mode} {_sha256(path)}")
+            else:
+                lines.append(f"{json.dumps(rel)} other {mode} -")
+    return lines
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    """Write the manifest of `root` to `out` and print its SHA-256 (the value a later step checks it against)."""
+    text = "".join(line + "\n" for line in manifest(Path(args.root)))
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(hashlib.sha256(text.encode()).hexdigest())
+    return 0
+
+
+def home_problems(home: Path, digest: str) -> list[str]:
+    """Why the job's set-up folder cannot be reused: who owns it, who may write it, and what changed inside."""
+    try:
+        info = os.lstat(home)
+    except OSError:
+        return ["it no longer exists"]
+    if not stat.S_ISDIR(info.st_mode):
+        return ["it is not a plain folder (a symbolic link?)"]
+    if info.st_uid != os.geteuid():
+        return ["another user owns it"]
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        return [f"others may enter or write it (mode {stat.S_IMODE(info.st_mode):04o}, expected 0700)"]
+    recorded = home / "manifest"
+    try:
+        text = recorded.read_text(encoding="utf-8")
+    except OSError:
+        return ["its manifest is missing"]
+    if hashlib.sha256(text.encode()).hexdigest() != digest:
+        return ["its manifest was changed"]
+    before = {ln.split(" ", 1)[0]: ln for ln in text.splitlines() if ln}
+    now = {ln.split(" ", 1)[0]: ln for ln in manifest(home / "venv")}
+    said: list[str] = []
+    for key in sorted(set(before) | set(now)):
+        name = shown(json.loads(key))
+        if key not in now:
+            said.append(f"{name} is missing")
+        elif key not in before:
+            said.append(f"{name} was added")
+        elif before[key] != now[key]:
+            old, new = before[key].split(" ")[1:3], now[key].split(" ")[1:3]
+            what = "its type" if old[0] != new[0] else "its mode" if old[1] != new[1] else "its content or target"
+            said.append(f"{name}: {what} changed")
+    return said
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    said = home_problems(Path(args.home), args.digest)
+    if said:
+        print("; ".join(said[:3]) + (f"; and {len(said) - 3} more" if len(said) > 3 else ""))
+    return 1 if said else 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="action_wheels.py")
+    sub = parser.add_subparsers(dest="command", required=True)
+    gather = sub.add_parser("gather")
+    gather.add_argument("--lock", type=Path, action="append", required=True)
+    gather.add_argument("--shared", default="")
+    gather.add_argument("--to", dest="dest", required=True)
+    gather.add_argument("--bin", required=True)
+    gather.add_argument("--index", required=True)
+    gather.set_defaults(run=cmd_gather)
+    keep = sub.add_parser("keep")
+    keep.add_argument("--lock", type=Path, action="append", required=True)
+    keep.add_argument("--wheels", required=True)
+    keep.add_argument("--to", dest="dest", required=True)
+    keep.set_defaults(run=cmd_keep)
+    man = sub.add_parser("manifest")
+    man.add_argument("--out", required=True)
+    man.add_argument("root")
+    man.set_defaults(run=cmd_manifest)
+    check = sub.add_parser("check")
+    check.add_argument("--home", required=True)
+    check.add_argument("--digest", required=True)
+    check.set_defaults(run=cmd_check)
+    args = parser.parse_args(argv[1:])
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
