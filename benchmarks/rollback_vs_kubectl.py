@@ -40,12 +40,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from hotfix_actions.sandbox import Sandbox  # noqa: E402
+from hotfix_actions.testing import kubectl as kubectl_bin  # noqa: E402
 
 NS = "default"
 GOOD = "registry.example/web:1.0"
 BAD = "registry.example/web:2.0"  # healthy pods, a bad release: the business reason for the rollback
 HOTFIX = [str(ROOT / ".venv" / "bin" / "hotfix")]
-KUBECTL = "/usr/bin/kubectl"
+KUBECTL = str(kubectl_bin.path())  # the pinned kubectl from PyPI (.venv/bin/kubectl), never the machine's
 
 
 def manifest(name: str, image: str, replicas: int, labels: dict[str, str]) -> dict[str, Any]:

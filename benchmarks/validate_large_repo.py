@@ -135,8 +135,8 @@ def main() -> int:
     raw = raw_git(work, args.runs)
     help_ = timed([hotfix, "--help"], work, args.runs * 3)
     bare = timed([sys.executable, "-c", "pass"], work, args.runs * 3)
-    kubectl = shutil.which("kubectl")
-    kube = timed([kubectl, "version", "--client"], work, args.runs * 3) if kubectl else []
+    kubectl = Path(sys.executable).parent / "kubectl"  # the pinned kubectl from PyPI, never the machine's
+    kube = timed([str(kubectl), "version", "--client"], work, args.runs * 3) if kubectl.is_file() else []
 
     med = statistics.median
     print("| measurement | median | ratio |")

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from hotfix_actions.sandbox import Sandbox
+from hotfix_actions.testing import kubectl as kubectl_bin
 from tests.e2e.actkit import ACTION_REPO, act_binary, export_tree
 from tests.kube.kubefix import BAD, GOOD, GOOD2, NS, deployment, image_of
 
@@ -40,7 +41,7 @@ jobs:
         shell: bash
         env:
           KUBECONFIG: ${{ env.SANDBOX_KUBECONFIG }}
-        run: kubectl set image deployment/web web=registry.example/web:bad
+        run: $KUBECTL set image deployment/web web=registry.example/web:bad
       - uses: hotfix-actions/hotfix-actions/actions/emergency-rollback@v1
         id: rollback
         with:
@@ -145,7 +146,7 @@ def run_act(
 
 
 def test_promote_then_emergency_rollback_under_act(sandbox: Sandbox, tmp_path: Path, action_tree: Path) -> None:
-    assert shutil.which("kubectl"), "kubectl is missing: the real kubectl must read what the tool wrote"
+    kubectl = kubectl_bin.path()  # the pinned kubectl (the workflow runs it as $KUBECTL), not the machine's
     sandbox.apply(deployment(image=GOOD))
     sandbox.wait_rollout(NS, "web")
     work = tmp_path / "repo"
@@ -161,6 +162,7 @@ def test_promote_then_emergency_rollback_under_act(sandbox: Sandbox, tmp_path: P
         "SNAPSHOTS": str(tmp_path / "snapshots"),
         "SANDBOX_KUBECONFIG": str(sandbox.kubeconfig_path),
         "KUBECACHEDIR": str(tmp_path / "kubecache"),
+        "KUBECTL": str(kubectl),
         "ARTIFACTS": str(artifacts),
     }
     code, output = run_act(work, action_tree, tmp_path, env, {"KUBECONFIG_B64": data})

@@ -436,11 +436,11 @@ def test_rollback_record_is_readable(sandbox: Sandbox, cluster: KubeCluster) -> 
 @pytest.mark.kubectl
 def test_kubectl_sees_the_rollback(sandbox: Sandbox, cluster: KubeCluster, tmp_path: Path) -> None:
     """What the tool wrote is what kubectl reads: history with our change cause, a finished rollout status."""
-    import shutil
     import subprocess
 
-    kubectl = shutil.which("kubectl")
-    assert kubectl is not None, "kubectl is missing: the real kubectl must read what the tool wrote"
+    from hotfix_actions.testing import kubectl as kubectl_bin
+
+    kubectl = str(kubectl_bin.path())  # the pinned kubectl from PyPI, never the machine's
     promoted(sandbox, cluster, GOOD)
     bad_deploy(sandbox, cluster)
     assert run(req(reason="INC-77"), CFG, context(cluster)).verdict is Verdict.PASS

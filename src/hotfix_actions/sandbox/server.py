@@ -156,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _params(self, kind: str, query: dict[str, str]) -> None:
         """Record the query parameters upstream does not define for this kind of request (they are ignored)."""
         for name in unknown_params(kind, query):
-            self._unserved("query parameter", f"{name}={query[name]} is not a {kind} parameter")
+            self._unserved("query parameter", f"{name}={query[name]} is not a {kind} parameter the sandbox serves")
 
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
