@@ -1,6 +1,6 @@
-"""The local simulated Kubernetes cluster: an API server the real kubectl (v1.32 via the gcloud dispatcher) and the
-``kubernetes`` Python client accept, with Deployment, ReplicaSet, pod and namespace controllers, fault knobs and
-snapshots. Standard-library HTTP on 127.0.0.1; nothing here imports the kubernetes SDK.
+"""The local simulated Kubernetes cluster: an API server (reporting v1.37) that current kubectl (1.36, 1.37, watch-list
+streaming included) and the ``kubernetes`` Python client accept, with Deployment, ReplicaSet, pod and namespace
+controllers, fault knobs and snapshots. Standard-library HTTP on 127.0.0.1; nothing here imports the kubernetes SDK.
 
     from hotfix_actions.sandbox import Sandbox
     with Sandbox.start(ready_delay=0.3, crash_images=r"(:bad|:crash)", tick=0.05) as sb:   # port 0: a free port
@@ -26,7 +26,9 @@ file loaded at start and saved on ``stop()`` and on ``POST /_sandbox/snapshot``.
 Over HTTP (for other processes, e.g. workflows run by act): ``GET /_sandbox/healthz``; ``GET|POST /_sandbox/faults``
 (``{"fail_next": 3, "status": 503, "methods": [...], "path": "/deployments", "fail_for": 2, "delay": 0.5,
 "delay_count": 1, "drop_watches": true, "refuse_watches": false, "conflict_next_write": 1, "clear": true}``);
-``GET|POST /_sandbox/settings``; ``POST /_sandbox/apply`` (``{"objects": [...]}``); ``GET|POST /_sandbox/snapshot``.
+``GET|POST /_sandbox/settings``; ``POST /_sandbox/apply`` (``{"objects": [...]}``); ``GET|POST /_sandbox/snapshot``;
+``GET|DELETE /_sandbox/unserved`` (requests it did not fully serve: unknown query parameters or paths, refused methods,
+bodies or Accept headers; ``sb.unserved()`` in process; tests fail on them).
 
 ``hotfix sandbox up|down|status`` runs it as a background process (``python -m hotfix_actions.sandbox``).
 """
