@@ -67,6 +67,8 @@ def hotfix_command(name: str, *, label: str | None = None, **command_kwargs: Any
             edge = Edge(name=label or name, env=env, reporter=reporter, config_path=config_path or None)
             try:
                 check_trust(click.get_current_context(), {**kwargs, "config_path": config_path}, env)
+                if edge.config_path:  # a file named on purpose is read first: a bad one stops everything (exit 2)
+                    edge.config()
                 outcome: Outcome | None = fn(*args, edge=edge, **kwargs)
                 code = reporter.finish(outcome) if outcome is not None else ExitCode.OK
             except HotfixError as exc:
