@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from hotfix_actions.decide.db_live import Activity, LockWait, Preflight
     from hotfix_actions.decide.rollout import RolloutResult
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "IssueRef",
     "KubeObject",
     "LeaseState",
+    "LiveDatabase",
     "MetricSample",
     "Metrics",
     "Notifier",
@@ -34,10 +36,12 @@ __all__ = [
     "NullMetrics",
     "NullNotifier",
     "NullScaler",
+    "PendingOperation",
     "Probe",
     "ProbeResult",
     "PullRequestRef",
     "PushResult",
+    "QuarantinedFile",
     "ReleaseRef",
     "Scaler",
     "StoredBackup",
@@ -196,8 +200,8 @@ class Database(Protocol):
         """The server's version, e.g. "15.18" (connects)."""
         ...
 
-    def dump(self, target: str) -> None:
-        """pg_dump -Fc into ``target``; raises DatabaseError on a non-zero exit or a timeout."""
+    def dump(self, target: str, *, compress: int | None = None) -> None:
+        """pg_dump -Fc (at ``compress`` level, else pg_dump's default) into ``target``; DatabaseError on failure."""
         ...
 
     def toc_entries(self, dump: str) -> int:
@@ -233,6 +237,17 @@ class StoredBackup:
     manifest: dict[str, object] | None
 
 
+@dataclass(frozen=True)
+class QuarantinedFile:
+    """A failed or partial dump moved aside: never a backup, kept a while for diagnosis."""
+
+    name: str
+    path: str
+    size: int
+    mtime: float  # seconds since the epoch
+    reason: str
+
+
 class BackupStore(Protocol):
     """Where dumps and their manifests live. A local folder today; object storage would implement the same port."""
 
@@ -257,6 +272,45 @@ class BackupStore(Protocol):
     def get(self, name: str) -> StoredBackup | None: ...
     def list(self) -> list[StoredBackup]: ...
     def delete(self, name: str) -> None: ...
+    def list_quarantine(self) -> Sequence[QuarantinedFile]: ...
+    def delete_quarantined(self, name: str) -> None: ...
+
+
+class PendingOperation(Protocol):
+    """Something the restore session is doing; poll it (and report who it waits for) until it has finished."""
+
+    error: str | None
+    sent: int  # bytes of script sent so far
+
+    def poll(self, timeout: float) -> bool: ...
+
+
+class LiveDatabase(Protocol):
+    """A restore into a database others may be using (``db.LiveRestore``): look at the other sessions, act on them,
+    block new connections, and restore in one transaction that takes its locks with a timeout of its own. Our server
+    sessions are named by ``token``; a guard process undoes a connection block and ends them if we die."""
+
+    token: str
+
+    def open(self) -> Preflight: ...
+    def look(self) -> Activity: ...
+    def waits(self) -> list[LockWait]: ...
+    def terminate(self, pids: list[int]) -> dict[int, str | None]: ...
+    def ours(self) -> list[int]: ...
+    def wait_gone(self, pids: list[int], timeout: float) -> list[int]: ...
+    def count_rows(self, tables: list[str]) -> dict[str, int | None]: ...
+    def start_guard(self, database: str) -> None: ...
+    def tell_guard(self, line: str) -> None: ...
+    def block_connections(self, database: str) -> bool: ...
+    def allow_connections(self, database: str) -> bool: ...
+    def begin(self) -> PendingOperation: ...
+    def load(self, dump: str, *, owner: bool = True) -> PendingOperation: ...
+    def counts_in_transaction(self, tables: list[str]) -> dict[str, int | None]: ...
+    def commit(self, timeout: float) -> bool | None: ...
+    def end_restore_session(self, timeout: float = 15.0) -> list[int]: ...
+    def close_restore_session(self) -> None: ...
+    def release_guard(self, *, cleaned_up: bool) -> bool: ...
+    def close(self) -> None: ...
 
 
 class Scaler(Protocol):

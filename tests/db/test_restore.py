@@ -62,9 +62,15 @@ def test_backup_change_restore_brings_the_data_back(appdb: AppDb) -> None:
         "checksum",
         "table of contents",
         "full read",
+        "sessions",
+        "lock against writes",
         "pre-restore backup",
+        "block connections",
+        "sessions before restore",
         "restore",
         "row counts",
+        "allow connections",
+        "sessions of ours",
     ]
     # ... so the restore itself can be undone
     code, _, result = run_json(["db", "restore", str(outputs["pre-restore-backup"])], appdb.env())
@@ -131,8 +137,10 @@ def test_a_restore_that_fails_halfway_leaves_the_database_unchanged(appdb: AppDb
     assert appdb.fingerprint() == before
     rows = {c["check"]: c for c in out["checks"]}  # type: ignore[union-attr]
     assert rows["restore"]["result"] == "error"
-    assert "rolled back" in rows["restore"]["reason"] and "blocked by policy" in rows["restore"]["reason"]
-    assert rows["unchanged"]["result"] == "pass"
+    assert "blocked by policy" in rows["restore"]["reason"] and "rolled back" not in rows["restore"]["reason"]
+    # "rolled back" only from the check that proves it: no session of ours left, row counts as before
+    assert rows["end state"]["result"] == "pass" and rows["end state"]["reason"].startswith("rolled back, unchanged")
+    assert rows["sessions of ours"]["result"] == "pass"
     assert out["outputs"]["restored"] == "false"  # type: ignore[index]
 
 
@@ -244,9 +252,18 @@ def _service_restore(appdb: AppDb, name: str, scaler: RecordingScaler) -> tuple[
     out = io.StringIO()
     store = LocalBackupStore(appdb.backups)
     prov = service.Provenance("test", "", lambda: datetime.now(UTC), lambda: os.urandom(3).hex())
+    from hotfix_actions.db import LiveRestore
+
     with PgTools(conn_from_env(appdb.env()), base_env=dict(os.environ)) as db:
         outcome = service.restore(
-            service.RestoreRequest(name=name), db, store, store, scaler, Reporter(out=out, err=out), prov
+            service.RestoreRequest(name=name),
+            db,
+            store,
+            store,
+            scaler,
+            Reporter(out=out, err=out),
+            prov,
+            lambda: LiveRestore(db, lock_timeout=5.0),
         )
     return outcome.verdict.value, [r.check for r in outcome.rows]
 

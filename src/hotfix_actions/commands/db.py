@@ -7,9 +7,11 @@ and handed to the PostgreSQL tools only through a private 0600 .pgpass, never in
 
 from __future__ import annotations
 
+import re
 import secrets
-from collections.abc import Callable
-from contextlib import ExitStack
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,16 @@ import click
 from hotfix_actions import __version__
 from hotfix_actions.commands._cluster import check_names, cluster_options, open_cluster
 from hotfix_actions.commands._common import Edge, hotfix_command, repo_root
+from hotfix_actions.commands._duration import ANY_DURATION, POSITIVE_DURATION
 from hotfix_actions.config.db import DbConfig
-from hotfix_actions.db import ConnInfo, LocalBackupStore, PgTools, conn_from_env
+from hotfix_actions.db import ConnInfo, LiveRestore, LocalBackupStore, PgTools, conn_from_env
 from hotfix_actions.decide.db import backup_name_problem
-from hotfix_actions.errors import HotfixError, UsageError
+from hotfix_actions.decide.db_live import SessionsMode
+from hotfix_actions.errors import ExitCode, HotfixError, Interrupted, UsageError
 from hotfix_actions.ports import NullScaler, Scaler
 from hotfix_actions.report import Outcome
 from hotfix_actions.services import db as service
+from hotfix_actions.services.db_live import LiveOptions
 
 __all__ = ["command"]
 
@@ -130,6 +135,46 @@ def _provenance(edge: Edge) -> service.Provenance:
     )
 
 
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_SIGNALS = {signal.SIGTERM: ExitCode.SIGTERM, signal.SIGINT: ExitCode.SIGINT, signal.SIGHUP: ExitCode.SIGTERM}
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM, SIGINT and SIGHUP raise ``Interrupted`` once, so the restore can clean up and say what the database
+    is; later signals during that cleanup are ignored (SIGKILL is the guard process's business)."""
+    fired: list[str] = []
+
+    def handle(signum: int, frame: object) -> None:
+        if fired:
+            return
+        name = signal.Signals(signum).name
+        fired.append(name)
+        raise Interrupted(name, _SIGNALS.get(signal.Signals(signum), ExitCode.SIGTERM))
+
+    old = {sig: signal.signal(sig, handle) for sig in _SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _expected_digest(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not _SHA256.fullmatch(text):
+        shown = repr(text[:70]) if text else "empty"
+        raise UsageError(
+            f"{shown} is not a SHA-256 digest (64 hexadecimal characters)",
+            input_name="--expect-sha256",
+            fix="pass the sha256 output of the backup job (db-backup action); an empty value means that digest "
+            "did not reach this job",
+        )
+    return text.lower()
+
+
 def _checked_name(name: str) -> str:
     if problem := backup_name_problem(name):
         raise UsageError(f"{name[:80]!r} {problem}", input_name="BACKUP", fix="use a name shown by `hotfix db list`")
@@ -168,7 +213,9 @@ def backup_cmd(
     store = _store(cfg, backup_dir)
     with _database(edge, cfg, database_url, database, pg_bindir) as db:
         request = service.BackupRequest(
-            deep=cfg.deep_verify if deep is None else deep, keep=(cfg.keep if keep is None else keep) or None
+            deep=cfg.deep_verify if deep is None else deep,
+            keep=(cfg.keep if keep is None else keep) or None,
+            keep_quarantine=cfg.keep_quarantine,
         )
         return service.backup(request, db, store, edge.reporter, _provenance(edge))
 
@@ -221,6 +268,53 @@ def verify_cmd(
 )
 @click.option("--allow-other-database", is_flag=True, help="Restore a dump taken from a differently named database.")
 @click.option(
+    "--expect-sha256",
+    default=None,
+    metavar="HEX",
+    help="Refuse the dump unless its SHA-256 is this digest, e.g. the db-backup step's sha256 output passed through "
+    "job outputs (not through the artifact that carries the dump).",
+)
+@click.option(
+    "--sessions",
+    type=click.Choice([m.value for m in SessionsMode]),
+    envvar="HOTFIX_DB_SESSIONS",
+    default=None,
+    help="Other sessions connected to the database: refuse (default: touch nothing and name them), wait (up to "
+    "--sessions-wait for them to disconnect, then refuse) or terminate (pg_terminate_backend, recorded). "
+    "db.sessions. Env: HOTFIX_DB_SESSIONS.",
+)
+@click.option("--terminate", is_flag=True, help="Same as --sessions=terminate.")
+@click.option(
+    "--sessions-wait",
+    type=ANY_DURATION,
+    envvar="HOTFIX_DB_SESSIONS_WAIT",
+    default=None,
+    help="With --sessions=wait: how long to wait, e.g. 60 or 2m (db.sessions_wait_seconds, default 60s). "
+    "Env: HOTFIX_DB_SESSIONS_WAIT.",
+)
+@click.option(
+    "--lock-timeout",
+    type=POSITIVE_DURATION,
+    envvar="HOTFIX_DB_LOCK_TIMEOUT",
+    default=None,
+    help="Longest wait for any one lock, and so the longest an application query waits queued behind the restore "
+    "(db.lock_timeout_seconds, default 5s). Env: HOTFIX_DB_LOCK_TIMEOUT.",
+)
+@click.option(
+    "--block-connections/--no-block-connections",
+    envvar="HOTFIX_DB_BLOCK_CONNECTIONS",
+    default=None,
+    help="Refuse new connections to the database while restoring (ALTER DATABASE ... ALLOW_CONNECTIONS false, "
+    "allowed again on every path; db.block_connections, default on). Env: HOTFIX_DB_BLOCK_CONNECTIONS.",
+)
+@click.option(
+    "--maintenance-db",
+    envvar="HOTFIX_DB_MAINTENANCE_DB",
+    default=None,
+    help="Database the connection block is set from (db.maintenance_db, default postgres). "
+    "Env: HOTFIX_DB_MAINTENANCE_DB.",
+)
+@click.option(
     "--scale-deployment",
     envvar="HOTFIX_DB_SCALE_DEPLOYMENT",
     default=None,
@@ -241,15 +335,39 @@ def restore_cmd(
     dry_run: bool,
     pre_restore_dir: str | None,
     allow_other_database: bool,
+    expect_sha256: str | None,
+    sessions: str | None,
+    terminate: bool,
+    sessions_wait: float | None,
+    lock_timeout: float | None,
+    block_connections: bool | None,
+    maintenance_db: str | None,
     scale_deployment: str | None,
     kubeconfig: str | None,
     kubeconfig_data: str | None,
     context: str | None,
     namespace: str | None,
 ) -> Outcome:
-    """Restore BACKUP into the database: verify it, back up the current data, then restore in one transaction."""
+    """Restore BACKUP into the database: verify it, look at the connected sessions, back up the current data, then
+    restore in one transaction that never waits silently for a lock."""
     _checked_name(name)
+    digest = _expected_digest(expect_sha256)
+    if terminate and sessions not in (None, SessionsMode.TERMINATE.value):
+        raise UsageError(f"--terminate contradicts --sessions={sessions}", input_name="--terminate")
     cfg = _config(edge)
+    mode_text = SessionsMode.TERMINATE.value if terminate else (sessions or cfg.sessions)
+    try:
+        mode = SessionsMode(mode_text)
+    except ValueError:
+        raise UsageError(f"{mode_text!r} is not refuse, wait or terminate", input_name="db.sessions") from None
+    live_opts = LiveOptions(
+        mode=mode,
+        wait_seconds=cfg.sessions_wait_seconds if sessions_wait is None else sessions_wait,
+        lock_timeout=cfg.lock_timeout_seconds if lock_timeout is None else lock_timeout,
+        block_connections=cfg.block_connections if block_connections is None else block_connections,
+        restore_timeout=float(cfg.timeout_seconds),
+    )
+    maint = maintenance_db or cfg.maintenance_db
     sql = cfg.check_sql if check_sql is None else check_sql
     store = _store(cfg, backup_dir)
     pre_store = (
@@ -261,6 +379,8 @@ def restore_cmd(
         dry_run=dry_run,
         deep=cfg.deep_verify if deep is None else deep,
         allow_other_database=allow_other_database,
+        expect_sha256=digest,
+        live=live_opts,
     )
     with ExitStack() as stack:
         scaler: Scaler = NullScaler()
@@ -281,7 +401,17 @@ def restore_cmd(
             )
             scaler = KubeScaler(cluster, cluster.namespace, scale_deployment)
         db = stack.enter_context(_database(edge, cfg, database_url, database, pg_bindir))
-        return service.restore(request, db, store, pre_store, scaler, edge.reporter, _provenance(edge))
+        stack.enter_context(_signals_interrupt())
+        return service.restore(
+            request,
+            db,
+            store,
+            pre_store,
+            scaler,
+            edge.reporter,
+            _provenance(edge),
+            lambda: LiveRestore(db, lock_timeout=live_opts.lock_timeout, maintenance_db=maint),
+        )
 
 
 @hotfix_command("db list")
@@ -289,11 +419,23 @@ def restore_cmd(
 @click.option(
     "--keep", type=click.IntRange(min=1), default=None, help="Delete all but the newest N (and the newest verified)."
 )
+@click.option(
+    "--keep-quarantine",
+    type=click.IntRange(min=0),
+    default=None,
+    help="With --keep: failed dumps in quarantine/ to keep, newest first (db.keep_quarantine, default 3).",
+)
 @click.option("--dry-run", is_flag=True, help="With --keep: say what would be deleted.")
-def list_cmd(*, edge: Edge, backup_dir: str | None, keep: int | None, dry_run: bool) -> Outcome:
-    """Backups with their manifests, newest first."""
-    store = _store(_config(edge), backup_dir)
-    return service.list_backups(service.ListRequest(keep=keep, dry_run=dry_run), store, edge.reporter)
+def list_cmd(
+    *, edge: Edge, backup_dir: str | None, keep: int | None, keep_quarantine: int | None, dry_run: bool
+) -> Outcome:
+    """Backups with their manifests, newest first; failed dumps in quarantine/ listed apart."""
+    cfg = _config(edge)
+    store = _store(cfg, backup_dir)
+    request = service.ListRequest(
+        keep=keep, dry_run=dry_run, keep_quarantine=cfg.keep_quarantine if keep_quarantine is None else keep_quarantine
+    )
+    return service.list_backups(request, store, edge.reporter)
 
 
 for _sub, _name in ((backup_cmd, "backup"), (verify_cmd, "verify"), (restore_cmd, "restore"), (list_cmd, "list")):

@@ -23,3 +23,10 @@ class DbConfig(SectionConfig):
     lock_wait_timeout_seconds: int = 60
     check_sql: str = ""
     deep_verify: bool = False
+    # restore into a live database (issue 14)
+    sessions: str = "refuse"  # refuse | wait | terminate: what a restore does about other connected sessions
+    sessions_wait_seconds: float = 60.0  # --sessions=wait: how long to wait for them to disconnect
+    lock_timeout_seconds: float = 5.0  # longest wait for one lock (and so for readers queued behind it)
+    block_connections: bool = True  # ALTER DATABASE ... ALLOW_CONNECTIONS false during the restore
+    maintenance_db: str = "postgres"  # the database the connection block is set from
+    keep_quarantine: int = 3  # failed dumps kept for diagnosis when retention runs

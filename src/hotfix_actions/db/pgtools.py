@@ -54,6 +54,7 @@ class PgTools:
         self._base = {k: v for k, v in base_env.items() if k in _KEEP_ENV}
         self._secret_dir: str | None = None
         self.calls: list[list[str]] = []  # every argv run, for the record (and the tests)
+        self.app_name: str | None = None  # application_name of our sessions (a live restore names each run's own)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def __enter__(self) -> PgTools:
@@ -90,17 +91,34 @@ class PgTools:
             fh.write(f"*:*:*:*:{escaped}\n")
         return str(path)
 
-    def _env(self, database: str | None = None, options: str = "") -> dict[str, str]:
+    def _env(self, database: str | None = None, options: str = "", app_name: str | None = None) -> dict[str, str]:
         env = dict(self._base)
         env.update(self.conn.env(database))
         env.setdefault("PGCONNECT_TIMEOUT", str(self.connect_timeout))
         env.setdefault("PGAPPNAME", "hotfix-db")
+        if app_name or self.app_name:
+            env["PGAPPNAME"] = app_name or self.app_name or "hotfix-db"
         env["LC_MESSAGES"] = "C"
         if options:
             env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} {options}".strip()
         if passfile := self._passfile():
             env["PGPASSFILE"] = passfile
         return env
+
+    def child_env(self, database: str | None = None, *, app_name: str | None = None) -> dict[str, str]:
+        """The environment of a PostgreSQL client child (libpq variables, PGPASSFILE; never the password)."""
+        return self._env(database, app_name=app_name)
+
+    def tool(self, name: str) -> str:
+        return self._tool(name)
+
+    @property
+    def secret_dir(self) -> str | None:
+        """The private folder of the .pgpass (None until a password was needed)."""
+        return self._secret_dir
+
+    def scrub(self, text: str) -> str:
+        return self._scrub(text)
 
     def _scrub(self, text: str) -> str:
         if self.conn.password:
@@ -195,11 +213,11 @@ class PgTools:
     def server_version(self) -> str:
         return self._psql("SELECT current_setting('server_version');").strip()
 
-    def dump(self, target: str) -> None:
-        self._run(
-            "pg_dump",
-            ["--format=custom", "--no-password", f"--lock-wait-timeout={self.lock_wait_timeout}s", f"--file={target}"],
-        )
+    def dump(self, target: str, *, compress: int | None = None) -> None:
+        args = ["--format=custom", "--no-password", f"--lock-wait-timeout={self.lock_wait_timeout}s"]
+        if compress is not None:
+            args.append(f"--compress={int(compress)}")
+        self._run("pg_dump", [*args, f"--file={target}"])
 
     def toc_entries(self, dump: str) -> int:
         out = self._run("pg_restore", ["--list", dump])

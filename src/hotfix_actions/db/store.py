@@ -12,11 +12,12 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from hotfix_actions.decide.db import backup_name_problem
 from hotfix_actions.errors import DatabaseError, UsageError
-from hotfix_actions.ports import StoredBackup
+from hotfix_actions.ports import QuarantinedFile, StoredBackup
 
 __all__ = ["LocalBackupStore"]
 
@@ -125,6 +126,38 @@ class LocalBackupStore:
         with contextlib.suppress(OSError):  # best effort: the disk may be full
             target.with_suffix(".reason.txt").write_text(reason[:2000] + "\n", encoding="utf-8")
         return str(target)
+
+    def list_quarantine(self) -> Sequence[QuarantinedFile]:
+        """The failed dumps moved aside (``quarantine/*.partial``), each with the reason written beside it."""
+        if not self.quarantine_dir.is_dir():
+            return []
+        found = []
+        for path in sorted(self.quarantine_dir.glob("*.partial")):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            reason_path = path.with_suffix(".reason.txt")
+            try:
+                reason = reason_path.read_text(encoding="utf-8", errors="replace").strip()
+            except OSError:
+                reason = "no reason recorded"
+            found.append(
+                QuarantinedFile(
+                    name=path.name, path=str(path), size=stat.st_size, mtime=stat.st_mtime, reason=reason[:500]
+                )
+            )
+        return found
+
+    def delete_quarantined(self, name: str) -> None:
+        path = self.quarantine_dir / name
+        if path.parent != self.quarantine_dir or not name.endswith(".partial") or "/" in name:
+            raise DatabaseError(f"{name!r} is not a quarantined file")
+        try:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".reason.txt").unlink(missing_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"cannot delete quarantined {name}: {exc.strerror}") from exc
 
     def update_manifest(self, name: str, manifest: dict[str, object]) -> None:
         _, manifest_path = self._paths(name)
