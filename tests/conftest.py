@@ -85,3 +85,9 @@ def read_outputs(path: Path) -> dict[str, str]:
                 result[name] = value
             i += 1
     return result
+
+
+# One suite, two clusters: `kube` runs a test on the sandbox and on the real control plane (tests/clusters.py).
+from tests.clusters import kube, real_control_plane  # noqa: E402
+
+__all__ = ["kube", "read_outputs", "real_control_plane"]
