@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -281,6 +282,17 @@ def test_get_pods_by_label(kube: Any, kubectl: Kubectl) -> None:
     names = kubectl("get", "pods", "-l", "app in (api),app!=web", "-o", "name").stdout.split()
     assert len(names) == 1 and names[0].startswith("pod/api-")
     assert "No resources found" in kubectl("get", "pods", "-l", "app=nothing").stderr
+
+
+def test_get_watch_prints_every_change_with_its_columns(kube: Any, kubectl: Kubectl) -> None:
+    """Not one of the 14, but what a person runs beside a rollout: ``get -w`` asks for Tables in the watch too."""
+    _ready(kube)
+    threading.Timer(1.0, lambda: kube.apply(deployment(replicas=3, namespace=kube.namespace))).start()
+    lines = kubectl("get", "deployment", "web", "-w", "--request-timeout=5s").stdout.strip().splitlines()
+    assert lines[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    rows = [line.split() for line in lines[1:]]
+    assert len(rows) >= 2 and all(len(row) == 5 and row[0] == "web" for row in rows)
+    assert rows[0][1] == "2/2" and rows[-1][1:4] == ["3/3", "3", "3"]
 
 
 def test_the_matrix_is_the_pinned_kubectl_and_the_two_newest_minors() -> None:

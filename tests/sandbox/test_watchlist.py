@@ -136,6 +136,28 @@ def test_a_bookmark_comes_two_seconds_before_the_watch_times_out(sandbox: Sandbo
     assert 0.8 <= time.monotonic() - start < 2.5
 
 
+def test_a_watch_asked_for_tables_sends_one_row_tables_with_the_columns_once(sandbox: Sandbox) -> None:
+    sandbox.apply(configmap("a"))
+    rv = sandbox.store.resource_version
+    threading.Timer(0.3, lambda: [sandbox.apply(configmap(n)) for n in ("b", "c")]).start()
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    with (
+        httpx.Client(base_url=sandbox.url, timeout=10) as client,
+        client.stream(
+            "GET",
+            f"{CM.format(ns='default')}?watch=true&resourceVersion={rv}&timeoutSeconds=1",
+            headers={"Accept": accept},
+        ) as resp,
+    ):
+        assert resp.headers["content-type"] == "application/json;as=Table;v=v1;g=meta.k8s.io"
+        events = [json.loads(line) for line in resp.iter_lines() if line]
+    assert [(e["type"], e["object"]["kind"]) for e in events] == [("ADDED", "Table"), ("ADDED", "Table")]
+    first, second = (e["object"] for e in events)
+    assert [c["name"] for c in first["columnDefinitions"]][:1] == ["Name"] and second["columnDefinitions"] == []
+    assert [r["cells"][0] for r in (*first["rows"], *second["rows"])] == ["b", "c"]
+    assert first["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
+
+
 # -- ListOptions as upstream refuses them ----------------------------------------------------------------------------
 
 _FORBIDDEN, _UNSUPPORTED = "FieldValueForbidden", "FieldValueNotSupported"

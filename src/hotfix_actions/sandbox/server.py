@@ -320,7 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "GET":
                 opts = parse_list_options(query)
                 if opts.watch:
-                    self._watch(route, opts)
+                    self._watch(route, opts, query.get("includeObject", "Metadata"))
                     return
                 match = api.matcher(res, opts.label_selector or None, opts.field_selector or None)
                 page = list_page(api.store, res, ns, match, opts)
@@ -384,8 +384,12 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             raise method_not_allowed()
 
-    def _watch(self, route: _Route, opts: ListOptions) -> None:
+    def _watch(self, route: _Route, opts: ListOptions, include: str) -> None:
+        """A chunked stream of events; asked for Tables (``kubectl get -w``), each object becomes a one-row Table
+        and only the first carries the column definitions, as upstream saves bandwidth."""
         api = self.server.api
+        version = self._table_version()
+        columns_sent = False
         request = WatchRequest(
             namespace=route.namespace,
             match=api.matcher(route.res, opts.label_selector or None, opts.field_selector or None),
@@ -396,13 +400,23 @@ class _Handler(BaseHTTPRequestHandler):
             bookmark_every=api.settings.bookmark_every,
         )
         self.send_response(200)
-        self.send_header("Content-Type", _JSON)
+        self.send_header("Content-Type", f"{_JSON};as=Table;v={version};g=meta.k8s.io" if version else _JSON)
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
         self.wfile.flush()
 
         def send(event: Obj) -> bool:
+            nonlocal columns_sent
+            if version is not None and event["type"] in {"ADDED", "MODIFIED", "DELETED"}:
+                obj = event["object"]
+                rows = table(
+                    route.res, [obj], int(obj["metadata"]["resourceVersion"]), include=include, version=version
+                )
+                if columns_sent:
+                    rows["columnDefinitions"] = []
+                columns_sent = True
+                event = {"type": event["type"], "object": rows}
             data = encode(event)
             try:
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
