@@ -28,6 +28,8 @@ class Request:
 class EchoServer:
     status: int = 500
     as_json: bool = False  # answer {"message": <echo>} (what API clients parse) instead of plain text
+    straddle: int = 0  # > 0: the first line is this much padding, then every header value, so a cut at about this
+    # many characters falls inside a secret
     requests: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -46,6 +48,9 @@ class EchoServer:
                 outer.requests.append(Request(self.command, self.path, headers, body))
                 echo = f"{self.command} {self.path}\n" + "".join(f"{k}: {v}\n" for k, v in headers.items())
                 echo += body.decode("utf-8", "replace")
+                if outer.straddle:  # the credentials first, right where a cut at ~200 characters falls
+                    secret_first = [headers.get("Authorization", ""), self.path, *headers.values()]
+                    echo = "x" * outer.straddle + " ".join(filter(None, secret_first)) + "\n" + echo
                 payload = (json.dumps({"message": echo}) if outer.as_json else echo).encode()
                 self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json" if outer.as_json else "text/plain")

@@ -32,7 +32,7 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-__all__ = ["MASK", "Secrets", "activate", "active", "clip", "inert", "json_line", "scrub", "secret_forms"]
+__all__ = ["FRAGMENT", "MASK", "Secrets", "activate", "active", "clip", "inert", "json_line", "scrub", "secret_forms"]
 
 MASK = "***"
 # Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): invisible, and skipped by culture-sensitive
@@ -98,10 +98,10 @@ def _url_parts(value: str) -> list[str]:
     if parts.scheme in ("http", "https") and len(path.strip("/")) >= 4:  # a webhook's path is its credential
         found += [path, path.strip("/")]
         found += [seg for seg in path.split("/") if _TOKEN_LIKE.match(unquote(seg))]
-    if parts.query:
+    if parts.query and parts.scheme in ("http", "https"):
         found.append(parts.query)
         found += [v for _, v in parse_qsl(parts.query, keep_blank_values=False) if len(v) >= 6]
-    if parts.fragment:
+    if parts.fragment and parts.scheme in ("http", "https"):
         found.append(parts.fragment)
     return found
 
@@ -124,13 +124,21 @@ def secret_forms(value: str | None) -> list[str]:
     return sorted(forms, key=lambda f: (-len(f), f))
 
 
+FRAGMENT = 12  # a piece of a token this long is a leak too (a server's error body cut in the middle of it)
+_TOKEN_FORM = re.compile(r"^(?!.*://)(?=.*[A-Za-z])(?=.*[0-9])\S{16,256}$")  # not a whole URL: its host is no secret
+
+
 class Secrets:
-    """The registry: values no output may show, in every form ``secret_forms`` finds."""
+    """The registry: values no output may show, in every form ``secret_forms`` finds, and, for token-like forms
+    (16-256 characters with letters and digits), any piece of ``FRAGMENT`` characters or more: a message cut by
+    someone else in the middle of a token must not show the part before the cut."""
 
     def __init__(self) -> None:
         self._forms: list[str] = []
         self._masked: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._tokens: list[str] = []
+        self._fragments: re.Pattern[str] | None = None
 
     def add(self, value: str | None) -> list[str]:
         """Register ``value`` in every form; returns its new raw forms (value, lines, URL parts) for the runner's
@@ -143,6 +151,11 @@ class Secrets:
         if new:
             self._forms = sorted({*self._forms, *new}, key=lambda f: (-len(f), f))
             self._pattern = re.compile("|".join(re.escape(f) for f in self._forms))
+            tokens = [f for f in new if _TOKEN_FORM.match(f)]
+            if tokens:
+                self._tokens += tokens
+                windows = {t[i : i + FRAGMENT] for t in self._tokens for i in range(len(t) - FRAGMENT + 1)}
+                self._fragments = re.compile("|".join(re.escape(w) for w in sorted(windows)))
         return raw
 
     @property
@@ -150,10 +163,44 @@ class Secrets:
         return tuple(self._forms)
 
     def scrub(self, text: str) -> str:
-        """``text`` with every registered form replaced by ``***`` (longest first, in one pass)."""
+        """``text`` with every registered form replaced by ``***`` (longest first, in one pass), then every piece of
+        a token (``FRAGMENT`` characters or more, grown to the whole piece) as well."""
         if self._pattern is None or not text:
             return text
-        return self._pattern.sub(MASK, text)
+        text = self._pattern.sub(MASK, text)
+        if self._fragments is None or not self._fragments.search(text):
+            return text
+        return self._scrub_pieces(text)
+
+    def _scrub_pieces(self, text: str) -> str:
+        assert self._fragments is not None
+        spans: list[tuple[int, int]] = []
+        for m in self._fragments.finditer(text):
+            start, end = m.span()
+            for token in self._tokens:
+                at = token.find(m.group())
+                while at >= 0:  # grow the match to the whole piece of this token around it
+                    left, right = start, end
+                    offset = at
+                    while left > 0 and offset > 0 and text[left - 1] == token[offset - 1]:
+                        left, offset = left - 1, offset - 1
+                    tail = at + FRAGMENT
+                    while right < len(text) and tail < len(token) and text[right] == token[tail]:
+                        right, tail = right + 1, tail + 1
+                    spans.append((left, right))
+                    at = token.find(m.group(), at + 1)
+        spans.sort()
+        merged: list[list[int]] = []
+        for left, right in spans:
+            if merged and left <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], right)
+            else:
+                merged.append([left, right])
+        pieces, last = [], 0
+        for left, right in merged:
+            pieces += [text[last:left], MASK]
+            last = right
+        return "".join(pieces) + text[last:]
 
     def __contains__(self, value: object) -> bool:
         return value in self._forms

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotfix_actions.errors import GitHubError
+from hotfix_actions.guard import clip
 
 __all__ = ["ClientOptions", "make_client", "wrap"]
 
@@ -110,7 +111,7 @@ def _message_of(exc: BaseException) -> str:
         detail = ""
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             detail = f": {errors[0].get('message') or errors[0].get('code')}"
-        return str(data["message"]).splitlines()[0][:200] + detail[:200]
+        return clip(str(data["message"]), 200) + clip(detail, 200)  # secrets scrubbed before the cut
     return ""
 
 

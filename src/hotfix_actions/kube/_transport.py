@@ -27,6 +27,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from hotfix_actions.errors import ClusterError, ConflictError, NotFoundError, UnreachableError, UsageError
+from hotfix_actions.guard import clip
 from hotfix_actions.kube._http import Http, TransportFailure
 from hotfix_actions.kube._kubeconfig import KubeconfigError
 
@@ -56,7 +57,7 @@ def _status_message(data: bytes) -> str:
     try:
         body = json.loads(data or b"{}")
     except ValueError:
-        return data[:200].decode("utf-8", "replace") if data else ""
+        return clip(data[:65536].decode("utf-8", "replace"), 200) if data else ""  # secrets scrubbed before the cut
     return str(body.get("message") or "") if isinstance(body, dict) else ""
 
 
