@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hotfix_actions.errors import GitHubError
+from hotfix_actions.decide.names import url_problem
+from hotfix_actions.errors import GitHubError, UsageError
 from hotfix_actions.guard import clip
 
 __all__ = ["ClientOptions", "make_client", "wrap"]
@@ -30,6 +31,11 @@ class ClientOptions:
     secondary_wait: float = 60.0  # GitHub asks for at least a minute when it names no Retry-After
     write_interval: float = 1.0  # GitHub's advice: one write a second, to stay clear of secondary limits
     on_retry: Callable[[str], None] | None = None
+
+    def __post_init__(self) -> None:
+        # The token goes to base_url: however the options are built, the one URL allowlist applies.
+        if problem := url_problem(self.base_url):
+            raise UsageError(f"{self.base_url[:100]!r} {problem}", input_name="github-api-url (GITHUB_API_URL)")
 
 
 def make_client(token: str, options: ClientOptions) -> Any:
