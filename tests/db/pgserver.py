@@ -89,7 +89,7 @@ class PgServer:
         )
         opts = (
             f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=40"
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60 -c max_prepared_transactions=10"
         )
         subprocess.run(
             self._as_owner(
