@@ -79,7 +79,7 @@ def run_live(
 ) -> tuple[Analysis, Reporter]:
     settings = settings_from_config(cfg, interval=interval, duration=duration)
     rep = reporter()
-    with PrometheusMetrics(prom_url, connect_timeout=0.5, read_timeout=2.0) as metrics:
+    with PrometheusMetrics(prom_url, connect_timeout=0.5, deadline=2.0) as metrics:
         source = LiveSource(metrics, settings, arm_labels(settings, NS, CANARY, BASELINE))
         analysis = analyze(
             settings, source, {"canary": CANARY, "baseline": BASELINE}, rep, clock=SystemClock(), record=record

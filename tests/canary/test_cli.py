@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from hotfix_actions.services import promote
 from hotfix_actions.services.canary_loop import poll_to_json
 from tests.canary.stack import HEALTHY, Stack, stack
 from tests.kube.kubefix import FAST, GOOD, GOOD2, NS, context, deployment, image_of, start_sandbox
+from tests.metrics import slow_server
 
 CONFIG = """\
 version: 1
@@ -47,12 +49,14 @@ def outputs(path: Path) -> dict[str, str]:
     return found
 
 
-def invoke(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[Result, dict[str, str], str]:
+def invoke(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, extra_config: str = ""
+) -> tuple[Result, dict[str, str], str]:
     out, summary = tmp_path / "output.txt", tmp_path / "summary.md"
     out.write_text("")
     summary.write_text("")
     config = tmp_path / "hotfix.yml"
-    config.write_text(CONFIG)
+    config.write_text(CONFIG.replace("canary:\n", "canary:\n" + extra_config))
     full_env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)}
     full_env.update(env or {})
     result = CliRunner().invoke(cli, [args[0], "--config", str(config), *args[1:]], env=full_env)
@@ -104,6 +108,24 @@ def test_replay_pass_and_chart(tmp_path: Path) -> None:
     assert summary.count("xychart-beta") == 2
     assert "guardrail max 5.00%" in summary and "guardrail max 2.00s" in summary
     assert 'x-axis "elapsed (s)" [1, 2, 3, 4, 5]' in summary
+    # what the PASS means: the smallest regression this traffic could have shown, in the outputs and the summary
+    assert out["detectable-errors"].startswith("errors: a canary rate of ")
+    assert "requests slower than 250ms: a canary rate of" in out["detectable-latency"]
+    assert "What this run could have detected" in summary and "| errors | " in summary
+
+
+def test_replay_json_reports_the_detectable_effect_and_require_power(tmp_path: Path) -> None:
+    polls = tmp_path / "polls.jsonl"
+    recorded_polls(polls, [0, 0, 1, 1, 1, 2], [0, 1, 1, 2, 2, 2])
+    args = ("canary", "--replay", str(polls), "--duration", "5s", "--interval", "1s", "--json")
+    result, _, _ = invoke(tmp_path, *args)
+    doc = json.loads(result.stdout)
+    assert doc["verdict"] == "PASS" and doc["outputs"]["detectable-errors"].startswith("errors: a canary rate of")
+    result, _, _ = invoke(tmp_path, *args, extra_config="  require_power: true\n")
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 3
+    assert doc["verdict"] == "INCONCLUSIVE" and doc["outputs"]["rule"] == "under-powered"
+    assert any("could not detect" in r for r in doc["reasons"])
 
 
 def test_replay_too_little_traffic_exits_3(tmp_path: Path) -> None:
@@ -132,6 +154,23 @@ def test_replay_of_a_broken_file_is_a_usage_error(tmp_path: Path) -> None:
         (["--replay", "x", "--from", "-5m"], "does not exist"),
         (["-d", "web", "--interval", "ten", "--prometheus-url", "http://127.0.0.1:9"], "not a duration"),
         (["-d", "web", "--to", "now", "--prometheus-url", "http://127.0.0.1:9"], "--to needs --from"),
+        (
+            ["-d", "web", "--from", "-5m", "--prometheus-url", "http://prometheus.monitoring.svc:9090"],
+            "plain http to a host that is not loopback",
+        ),
+        (
+            [
+                "-d",
+                "web",
+                "--from",
+                "-5m",
+                "--prometheus-url",
+                "http://127.0.0.1.evil.example:9090",
+                "--prometheus-token",
+                "s3cret",
+            ],
+            "the bearer token would cross the network in clear text",
+        ),
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str], text: str) -> None:
@@ -265,6 +304,59 @@ def test_prometheus_down_deploys_nothing(sandbox: Sandbox, tmp_path: Path) -> No
     assert result.exit_code == 3, result.output
     assert out["verdict"] == "ERROR" and "Prometheus query failed" in out["reasons"]
     assert sandbox.get("apps/v1", "deployments", NS, "web-canary") is None
+
+
+@pytest.mark.parametrize("mode", ["hang", "trickle"])
+def test_a_hung_prometheus_says_so_and_how_to_test_it_and_deploys_nothing(
+    sandbox: Sandbox, tmp_path: Path, mode: str
+) -> None:
+    sandbox.apply(deployment(image=GOOD))
+    with slow_server.running(mode) as url:
+        began = time.monotonic()
+        result, out, _ = invoke(
+            tmp_path,
+            "canary",
+            "-d",
+            "web",
+            "--image",
+            GOOD2,
+            "--kubeconfig",
+            str(sandbox.kubeconfig_path),
+            "--prometheus-url",
+            url,
+            extra_config="  query_timeout: 1\n",
+        )
+        took = time.monotonic() - began
+    assert result.exit_code == 3, result.output
+    assert took < 10
+    reasons = json.loads(out["reasons"])
+    assert f"Prometheus at {url} did not answer within 1s (the query deadline" in reasons[0]
+    assert f"curl -sS --max-time 1 '{url}/api/v1/query?query=vector(1)'" in result.output
+    assert "server load" not in result.output
+    assert sandbox.get("apps/v1", "deployments", NS, "web-canary") is None
+
+
+def test_a_past_range_against_a_trickling_prometheus_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    with slow_server.running("trickle") as url:
+        began = time.monotonic()
+        result, out, _ = invoke(
+            tmp_path,
+            "canary",
+            "-d",
+            "web",
+            "--from",
+            "-2m",
+            "--prometheus-url",
+            url,
+            "--interval",
+            "15s",
+            extra_config="  query_timeout: 1\n  consecutive_error_limit: 2\n",
+        )
+        took = time.monotonic() - began
+    assert result.exit_code == 3, result.output
+    assert out["verdict"] == "ERROR" and out["rule"] == "consecutive measurement errors"
+    assert "did not answer within 1s" in out["reasons"]
+    assert took < 2 * (1 + 1) + 3  # two polls at their deadline, plus start-up
 
 
 def _promote_twice(sandbox: Sandbox) -> None:

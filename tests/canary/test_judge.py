@@ -86,25 +86,16 @@ NAN_ERRORS = Problem("errors", "canary", ProblemKind.NOT_FINITE, "NaN")
             "requests slower than 250ms: canary 9 of 100",
         ),
         (
-            "guardrail fails after 3 consecutive breaches",
+            "a limit over in a shared incident holds the PASS back, never fails",
             QUIET,
-            [obs(i, arm(100, 6), arm(100, 4)) for i in range(1, 5)],
-            Verdict.FAIL,
-            "guardrail (error rate)",
-            3,
-            "error rate: 6.00% > max 5.00% in 3 consecutive intervals (limit 3)",
-        ),
-        (
-            "a clean interval resets the streak",
-            QUIET,
-            [obs(i, *((arm(100, 0), arm(100, 0)) if i == 3 else (arm(100, 6), arm(100, 4)))) for i in range(1, 6)],
+            [obs(i, arm(100, 30), arm(100, 30)) for i in range(1, 6)],
             Verdict.INCONCLUSIVE,
-            "open guardrail breach",
+            "canary over a limit (shared incident)",
             5,
-            "breached in the last 2 interval(s) (fails at 3)",
+            "canary shown over max 5.00%",
         ),
         (
-            "shared incident: baseline breaches too, not counted",
+            "shared incident: the limit clears once it is over",
             QUIET,
             [obs(i, arm(100, 10), arm(100, 10)) for i in range(1, 5)] + [obs(5, arm(100), arm(100))],
             Verdict.PASS,
@@ -113,13 +104,44 @@ NAN_ERRORS = Problem("errors", "canary", ProblemKind.NOT_FINITE, "NaN")
             "no failing signal",
         ),
         (
-            "p95 guardrail",
-            replace(QUIET, alpha_latency=1e-300),
-            [obs(i, arm(100, slow=10), arm(100, slow=4)) for i in range(1, 5)],
+            "a limit set to fail on its own (shared_incident false) fails",
+            replace(QUIET, guardrails=(Guardrail("error rate", Signal.ERROR_RATE, max=0.05, shared_incident=False),)),
+            [obs(i, arm(100, 30), arm(100, 30)) for i in range(1, 6)],
+            Verdict.FAIL,
+            "guardrail (error rate)",
+            1,
+            "error rate: canary shown over max 5.00%, e-value",
+        ),
+        (
+            "one error in 12 requests is no breach, however often",
+            replace(
+                QUIET,
+                min_requests=10,
+                guardrails=(Guardrail("error rate", Signal.ERROR_RATE, max=0.05, shared_incident=False),),
+            ),
+            [obs(i, arm(12, 1), arm(12, 1)) for i in range(1, 9)],
+            Verdict.PASS,
+            "duration complete",
+            8,
+            "no failing signal in 8 intervals",
+        ),
+        (
+            "a clean poll resets the pods-ready streak",
+            QUIET,
+            [obs(i, arm(100, ready=2 if i == 3 else 1), arm(100)) for i in range(1, 6)],
+            Verdict.INCONCLUSIVE,
+            "open guardrail breach",
+            5,
+            "pods ready breached in the last 2 interval(s) (fails at 5)",
+        ),
+        (
+            "p95 limit: more than 5% of requests slower than the limit",
+            replace(QUIET, guardrails=(Guardrail("p95 latency", Signal.P95, max=2.0, shared_incident=False),)),
+            [obs(i, arm(100, slow=20), arm(100, slow=20)) for i in range(1, 6)],
             Verdict.FAIL,
             "guardrail (p95 latency)",
-            3,
-            "p95 latency: 3.50s > max 2.00s",  # 2 + 3 * (95 - 90) / 10
+            1,
+            "more than 5.00% of slower than 2.00s",
         ),
         (
             "pods not ready for 5 intervals",
@@ -283,8 +305,7 @@ def test_rules(
 
 
 def test_worst_wins_names_every_failing_rule() -> None:
-    policy = replace(QUIET, guardrails=(Guardrail("error rate", Signal.ERROR_RATE, max=0.05, consecutive=1),))
-    decision, _ = run(policy, [obs(1, arm(100, 9), arm(100, 0))])
+    decision, _ = run(QUIET, [obs(1, arm(100, 60), arm(100, 0))])
     assert decision.verdict is Verdict.FAIL
     assert decision.rule == "sequential test (errors), guardrail (error rate)"
     assert len(decision.reasons) == 2
@@ -292,8 +313,8 @@ def test_worst_wins_names_every_failing_rule() -> None:
 
 def test_one_arm_monitor_mode_uses_guardrails_only() -> None:
     policy = replace(QUIET, compare=False, min_requests=100)
-    decision, at = run(policy, [obs(i, arm(100, 9), None) for i in range(1, 5)])
-    assert (decision.verdict, decision.rule, at) == (Verdict.FAIL, "guardrail (error rate)", 3)
+    decision, at = run(policy, [obs(i, arm(100, 12), None) for i in range(1, 9)])
+    assert (decision.verdict, decision.rule, at) == (Verdict.FAIL, "guardrail (error rate)", 2)  # 24 of 200
     decision, _ = run(policy, [obs(i, arm(100, 0), None) for i in range(1, 5)])
     assert decision.verdict is Verdict.PASS
     assert "baseline" not in decision.reasons[0]

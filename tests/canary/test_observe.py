@@ -61,8 +61,9 @@ def test_a_restarted_process_counts_from_the_reset_and_is_noted() -> None:
     obs, _, notes = observe(policy, COUNTER, tracker, poll(15, arm((7, 60), (1, 0), 67), arm((2,), (0,), 2)), ARMS)
     assert obs is not None and obs.canary is not None
     assert obs.canary.requests == 7 + 10 and obs.canary.errors == 1
-    # resets: requests and errors of p0, and its 3 buckets
-    assert any("web-canary: 5 counter reset(s)" in n for n in notes)
+    # p0 restarted: its requests, errors and histogram all count from zero; p1 is differenced as usual
+    assert any("web-canary: counter reset (a restarted process), counted from zero: instance=p0:80" in n for n in notes)
+    assert obs.canary.buckets is not None and obs.canary.buckets[math.inf] == 67  # p0's whole histogram since restart
 
 
 def test_a_failed_poll_is_folded_into_the_next_good_one() -> None:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
+import re
+import time
 from dataclasses import dataclass, field
 
 import pytest
 
-from hotfix_actions.config.canary import CanaryConfig, EarlyPassConfig
+from hotfix_actions.config.canary import CanaryConfig, EarlyPassConfig, GuardrailConfig
 from hotfix_actions.decide.verdict import Verdict
 from hotfix_actions.errors import MetricsError, UsageError
+from hotfix_actions.metrics import PrometheusMetrics
 from hotfix_actions.ports import MetricSample
 from hotfix_actions.services.canary import judge_only
-from hotfix_actions.services.canary_loop import LiveSource, analyze, arm_labels, settings_from_config
+from hotfix_actions.services.canary_loop import LiveSource, SystemClock, analyze, arm_labels, settings_from_config
 from tests.canary.stack import reporter, text
+from tests.metrics import slow_server
 
 
 @dataclass
@@ -85,13 +89,66 @@ def test_a_failing_canary_fails_in_the_loop() -> None:
 
 
 def test_slow_queries_end_the_analysis_within_its_budget() -> None:
-    s = settings_from_config(CanaryConfig(min_requests=100), interval="10s", duration="60s")
+    cfg = CanaryConfig(min_requests=100, early_pass=EarlyPassConfig(enabled=False))
+    s = settings_from_config(cfg, interval="10s", duration="60s")
     clock = FakeClock()
     metrics = FakeMetrics(per_query_delay=5.0, clock=clock)  # 6 queries: 30 s per poll (threads share the clock)
     source = LiveSource(metrics, s, arm_labels(s, "default", "web-canary", "web"))
-    analysis = analyze(s, source, {"canary": "web-canary", "baseline": "web"}, reporter(), clock=clock)
-    assert clock.now <= 60 + 2 * 10 + 30
+    rep = reporter()
+    analysis = analyze(s, source, {"canary": "web-canary", "baseline": "web"}, rep, clock=clock)
+    assert clock.now <= 60 + 2 * 10 + 10 + 30  # the budget (duration + 2 intervals + query deadline) and one poll
     assert analysis.polls < 7
+    assert analysis.decision is not None and analysis.decision.verdict is Verdict.ERROR  # never a PASS
+    assert analysis.decision.rule == "analysis budget"
+    assert "the analysis budget of 1m30s (canary.analysis_timeout) ran out after" in analysis.decision.reasons[0]
+    assert "analysis stopped: could not evaluate" in text(rep)
+
+
+def test_a_past_range_walk_has_a_budget_too() -> None:
+    """--from/--to: polls as fast as Prometheus answers, but not for ever: past the budget it is an ERROR."""
+    cfg = CanaryConfig(min_requests=100, analysis_timeout=60.0, early_pass=EarlyPassConfig(enabled=False))
+    s = settings_from_config(cfg, interval="15s", duration="10m")
+    clock = FakeClock()
+    metrics = FakeMetrics(per_query_delay=2.0, clock=clock)  # 12 s of (fake) time per poll
+    labels = arm_labels(s, "default", "web-canary", "web")
+    outcome = judge_only(
+        s, reporter(), metrics=metrics, labels=labels, window=(1_700_000_000.0, 1_700_003_600.0), clock=clock
+    )
+    assert outcome.verdict is Verdict.ERROR
+    assert "ran out after 6 of 241 polls" in outcome.reasons[0]
+
+
+@pytest.mark.parametrize(
+    ("guardrail", "text"),
+    [
+        (GuardrailConfig("e", "error_rate", max=0.05, consecutive=3), "consecutive and min do not apply"),
+        (GuardrailConfig("e", "error_rate", max=5.0), "is not an error rate in (0, 1)"),
+        (GuardrailConfig("e", "error_rate"), "takes max only"),
+        (GuardrailConfig("p", "p95", max=2.0, min=0.1), "takes max only"),
+        (GuardrailConfig("r", "ready", max=1.0), "takes min"),
+        (GuardrailConfig("r", "ready", min=1.5), "takes min"),
+    ],
+)
+def test_settings_refuse_guardrails_that_do_not_fit_their_signal(guardrail: GuardrailConfig, text: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(text)):
+        settings_from_config(CanaryConfig(guardrails=(guardrail,)))
+
+
+def test_a_trickling_prometheus_is_an_error_within_the_deadline_and_one_interval() -> None:
+    """A real server on 127.0.0.1 that sends its answer one byte every 0.2 s: each poll is an ERROR at the query
+    deadline (1 s), never a PASS; with consecutive_error_limit 1 the analysis ends in ERROR within the deadline
+    plus one interval."""
+    cfg = CanaryConfig(min_requests=100, consecutive_error_limit=1, query_timeout=1.0)
+    s = settings_from_config(cfg, interval="2s", duration="30s")
+    rep = reporter()
+    with slow_server.running("trickle") as url, PrometheusMetrics(url, deadline=s.query_timeout) as metrics:
+        source = LiveSource(metrics, s, arm_labels(s, "default", "web-canary", "web"))
+        began = time.monotonic()
+        analysis = analyze(s, source, {"canary": "web-canary", "baseline": "web"}, rep, clock=SystemClock())
+        took = time.monotonic() - began
+    assert analysis.decision is not None and analysis.decision.verdict is Verdict.ERROR
+    assert took <= 1.0 + 2.0, took
+    assert "did not answer within 1s (the query deadline" in text(rep)
 
 
 def test_outage_after_a_while_ends_in_error() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,13 +14,15 @@ import pytest
 
 from hotfix_actions.errors import MetricsError, UsageError
 from hotfix_actions.metrics import PrometheusMetrics
+from hotfix_actions.metrics.prometheus import prometheus_url_problem
 from hotfix_actions.ports import MetricSample, NullMetrics
 from hotfix_actions.sandbox.prometheus_runner import PrometheusRunner, Target
 from hotfix_actions.sandbox.sample_app import Knobs, SampleApp
+from tests.metrics import slow_server
 
 
 def client(handler: Callable[[httpx.Request], httpx.Response]) -> PrometheusMetrics:
-    return PrometheusMetrics("http://prom.example:9090/", transport=httpx.MockTransport(handler))
+    return PrometheusMetrics("https://prom.example:9090/", transport=httpx.MockTransport(handler))
 
 
 def answer(data: object, status: int = 200, state: str = "success", **extra: object) -> httpx.Response:
@@ -86,8 +89,11 @@ def test_transport_failures_are_metrics_errors() -> None:
     with pytest.raises(MetricsError, match="connection refused") as refused:
         client(refuse).query("x", at=1.0)
     assert refused.value.fix and "reachable" in refused.value.fix
-    with pytest.raises(MetricsError, match="timed out"):
+    with pytest.raises(MetricsError, match="did not answer within 10s") as late:
         client(slow).query("x", at=1.0)
+    assert late.value.fix and "curl -sS --max-time 10 'https://prom.example:9090/api/v1/query?query=vector(1)'" in (
+        late.value.fix
+    )
 
 
 def test_bearer_token_is_sent_and_urls_with_credentials_refused() -> None:
@@ -97,12 +103,78 @@ def test_bearer_token_is_sent_and_urls_with_credentials_refused() -> None:
         seen.append(request.headers.get("Authorization", ""))
         return answer({"resultType": "vector", "result": []})
 
-    PrometheusMetrics("http://p:9090", bearer_token="s3cret", transport=httpx.MockTransport(handler)).query("x", at=1)
+    PrometheusMetrics("https://p:9090", bearer_token="s3cret", transport=httpx.MockTransport(handler)).query("x", at=1)
     assert seen == ["Bearer s3cret"]
-    with pytest.raises(UsageError, match="credentials"):
-        PrometheusMetrics("http://user:pw@p:9090")
+    with pytest.raises(UsageError, match="user name or password"):
+        PrometheusMetrics("https://user:pw@p:9090")
     with pytest.raises(UsageError, match="not an http"):
         PrometheusMetrics("ftp://p")
+
+
+@pytest.mark.parametrize(
+    ("url", "token", "plain", "problem"),
+    [
+        ("https://prom.example", True, False, None),
+        ("http://127.0.0.1:9090", True, False, None),
+        ("http://[::1]:9090", True, False, None),
+        ("http://localhost:9090", True, False, None),
+        # a token never goes over plain http to another host, whatever the settings say
+        ("http://prometheus.monitoring.svc:9090", True, False, "clear text"),
+        ("http://prometheus.monitoring.svc:9090", True, True, "clear text"),
+        ("http://127.0.0.1.evil.example:9090", True, False, "clear text"),
+        ("http://10.0.0.7:9090", True, True, "clear text"),
+        # without a token, plain http inside the cluster only when allowed explicitly
+        ("http://prometheus.monitoring.svc:9090", False, False, "allow_plain_http"),
+        ("http://prometheus.monitoring.svc:9090", False, True, None),
+        ("https://user:pw@prom.example", False, False, "user name or password"),
+        ("file:///etc/passwd", False, True, "not an http"),
+        ("https://a b.example", False, False, "not a single URL"),
+    ],
+)
+def test_prometheus_url_passes_the_credentialed_url_allowlist(
+    url: str, token: bool, plain: bool, problem: str | None
+) -> None:
+    got = prometheus_url_problem(url, token=token, allow_plain_http=plain)
+    if problem is None:
+        assert got is None
+        return
+    assert got is not None and problem in got
+    sent: list[httpx.Request] = []
+    with pytest.raises(UsageError, match="--prometheus-url"):
+        PrometheusMetrics(
+            url,
+            bearer_token="s3cret" if token else None,
+            allow_plain_http=plain,
+            transport=httpx.MockTransport(lambda r: sent.append(r) or answer({"resultType": "vector", "result": []})),
+        )
+    assert sent == []  # refused before any request
+
+
+def _query_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "prometheus-query" and t.is_alive()]
+
+
+@pytest.mark.parametrize("mode", ["hang", "trickle", "slow-headers"])
+def test_a_hung_or_trickling_server_is_cut_at_the_deadline(mode: str) -> None:
+    """A real server process on 127.0.0.1: hangs, trickles a body, or trickles its headers. The query raises at
+    the deadline (connect and every read included), names the deadline and the curl to run, and its worker ends."""
+    with slow_server.running(mode) as url, PrometheusMetrics(url, deadline=1.0) as metrics:
+        began = time.monotonic()
+        with pytest.raises(MetricsError, match=r"did not answer within 1s") as late:
+            metrics.query("vector(1)", at=1.0)
+        took = time.monotonic() - began
+        assert 0.9 <= took <= 1.5, took
+        assert late.value.fix and f"curl -sS --max-time 1 '{url}/api/v1/query?query=vector(1)'" in late.value.fix
+        assert "check the server load" not in str(late.value)
+        deadline = time.monotonic() + 2.0
+        while _query_threads() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _query_threads() == []  # the socket was shut: the worker did not keep reading the trickle
+
+
+def test_a_server_that_answers_in_time_is_read() -> None:
+    with slow_server.running("ok") as url, PrometheusMetrics(url, deadline=2.0) as metrics:
+        assert metrics.query("vector(1)", at=1.0) == []
 
 
 def test_null_metrics_never_answers() -> None:

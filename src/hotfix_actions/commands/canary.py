@@ -73,7 +73,9 @@ def metrics_for(edge: Edge, cfg: CanaryConfig, url: str | None, token: str | Non
     chosen = url or cfg.prometheus_url
     if not chosen:
         raise UsageError("no Prometheus URL", input_name="--prometheus-url", fix="pass it or set canary.prometheus_url")
-    return PrometheusMetrics(chosen, read_timeout=cfg.query_timeout, bearer_token=token or None)
+    return PrometheusMetrics(
+        chosen, deadline=cfg.query_timeout, bearer_token=token or None, allow_plain_http=cfg.allow_plain_http
+    )
 
 
 @hotfix_command("canary", short_help="Deploy a canary, judge it against the baseline, roll it back on failure.")

@@ -29,20 +29,25 @@ def _default_metrics() -> Mapping[str, MetricQuery]:
 
 @dataclass(frozen=True)
 class GuardrailConfig:
+    """error_rate and p95: an absolute limit (``max``) watched by a sequential test; ready: pods ready (``min``),
+    failing after ``consecutive`` polls below it. ``shared_incident`` (default true): a limit is judged against
+    the baseline, so a canary over it fails only when it is also worse than the baseline; false makes the limit
+    fail on its own, outside the false-rollback budget (see README)."""
+
     name: str
     signal: str  # error_rate | p95 | ready
     max: float | None = None
     min: float | None = None
-    consecutive: int = 3
-    min_requests: int = 10
+    consecutive: int | None = None  # ready only (default 5)
     shared_incident: bool = True
 
 
 def _default_guardrails() -> tuple[GuardrailConfig, ...]:
-    return tuple(
-        GuardrailConfig(g.name, g.signal.value, g.max, g.min, g.consecutive, g.min_requests, g.shared_incident)
-        for g in DEFAULT_GUARDRAILS
-    )
+    out = []
+    for g in DEFAULT_GUARDRAILS:
+        consecutive = g.consecutive if g.max is None else None  # only pods ready counts polls in a row
+        out.append(GuardrailConfig(g.name, g.signal.value, g.max, g.min, consecutive, g.shared_incident))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,10 @@ class CanaryConfig(SectionConfig):
     latency_bounds: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
     min_requests: int = 200
     consecutive_error_limit: int = 4
-    query_timeout: float = 10.0
+    query_timeout: float = 10.0  # seconds one Prometheus query may take in all (connect and every read)
+    analysis_timeout: float | None = None  # the whole analysis; default duration + 2 intervals + query_timeout
+    allow_plain_http: bool = False  # plain http to a non-loopback Prometheus, only without a token
+    require_power: bool = False  # a PASS at the end of the duration needs the power to see the early-pass margin
     early_pass: EarlyPassConfig = field(default_factory=EarlyPassConfig)
     guardrails: tuple[GuardrailConfig, ...] = field(default_factory=_default_guardrails)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)

@@ -143,7 +143,9 @@ def _outcome(
 ) -> Outcome:
     decision = analysis.decision
     assert decision is not None
-    markdown = summary.markdown(settings.policy, analysis.intervals, decision, "Canary analysis")
+    markdown = summary.markdown(
+        settings.policy, analysis.intervals, decision, "Canary analysis", detectable=analysis.detectable()
+    )
     return Outcome("canary", decision.verdict, reasons, outputs, rows, "canary-gate", markdown)
 
 
@@ -155,6 +157,7 @@ def judge_only(
     metrics: Metrics | None = None,
     labels: Mapping[str, ArmLabels] | None = None,
     window: tuple[float, float] | None = None,
+    clock: Clock | None = None,
 ) -> Outcome:
     """The judge alone, over recorded polls (``polls``) or Prometheus between two past times (``window``)."""
     arms = {role: lb.deployment for role, lb in (labels or {}).items()} or {"canary": "canary", "baseline": "baseline"}
@@ -167,7 +170,8 @@ def judge_only(
             raise UsageError("--to must be after --from", input_name="--to")
         count = int((end - begin) // settings.interval)
         schedule = [(k * settings.interval, begin + k * settings.interval) for k in range(count + 1)]
-        analysis = analyze(settings, LiveSource(metrics, settings, labels), arms, reporter, schedule=schedule)
+        source = LiveSource(metrics, settings, labels)
+        analysis = analyze(settings, source, arms, reporter, schedule=schedule, clock=clock)
     decision = analysis.decision
     assert decision is not None
     outputs = {"rolled-back": "false", **analysis.outputs()}

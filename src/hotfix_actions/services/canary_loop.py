@@ -1,9 +1,10 @@
 """The analysis loop shared by `hotfix canary` and `hotfix monitor`: settings, poll sources, record and replay.
 
-A source answers one poll: every metric of every arm evaluated at one Unix time (concurrently, each query with its
-own timeout), plus pod readiness. ``analyze`` takes a starting point, then polls every interval and folds each
-poll into the judge until a final decision or the end of the duration; it can also replay recorded polls or walk
-a past time range.
+A source answers one poll: every metric of every arm evaluated at one Unix time (concurrently, each query under
+its wall-clock deadline), plus pod readiness. ``analyze`` takes a starting point, then polls every interval and
+folds each poll into the judge until a final decision or the end of the duration; it can also replay recorded
+polls or walk a past time range. A live run and a walk over a past range both have a total budget
+(``canary.analysis_timeout``): polls that do not fit end the analysis in ERROR, never in a PASS.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from hotfix_actions.config.canary import CanaryConfig
+from hotfix_actions.config.canary import CanaryConfig, GuardrailConfig
 from hotfix_actions.decide.canary import (
     EarlyPass,
     Guardrail,
@@ -26,6 +28,7 @@ from hotfix_actions.decide.canary import (
     Signal,
     conclude,
     fmt,
+    power,
     start,
     step,
     summary,
@@ -34,6 +37,7 @@ from hotfix_actions.decide.canary.judge import Decision, Interval, State
 from hotfix_actions.decide.canary.observe import Poll, QueryResult, Tracker, observe
 from hotfix_actions.decide.canary.policy import METRICS
 from hotfix_actions.decide.canary.templates import ArmLabels, parse_duration, prom_duration, render, template_problem
+from hotfix_actions.decide.verdict import Verdict
 from hotfix_actions.errors import ClusterError, MetricsError, UsageError
 from hotfix_actions.ports import Cluster, Metrics
 from hotfix_actions.report import Reporter
@@ -80,6 +84,12 @@ class Settings:
     duration: float
     ready_timeout: float
     cfg: CanaryConfig
+    query_timeout: float = 10.0  # seconds per Prometheus query, all included
+    budget: float = 0.0  # seconds for the whole analysis (polls included); 0: duration + 2 intervals + query_timeout
+
+    @property
+    def analysis_budget(self) -> float:
+        return self.budget or self.duration + 2 * self.interval + self.query_timeout
 
 
 def _seconds(value: str | float, name: str) -> float:
@@ -104,10 +114,7 @@ def settings_from_config(
             raise UsageError(f"metrics.{name}.query: {problem}", input_name="canary")
     if metrics["requests"].on_no_data == "ignore":
         raise UsageError("metrics.requests.on_no_data cannot be ignore: requests are the evidence", input_name="canary")
-    guardrails = tuple(
-        Guardrail(g.name, Signal(g.signal), g.max, g.min, g.consecutive, g.min_requests, g.shared_incident)
-        for g in cfg.guardrails
-    )
+    guardrails = tuple(_guardrail(k, g) for k, g in enumerate(cfg.guardrails))
     ep = cfg.early_pass
     policy = Policy(
         alpha_errors=cfg.alpha / 2,
@@ -119,11 +126,13 @@ def settings_from_config(
         consecutive_error_limit=cfg.consecutive_error_limit,
         on_no_data={name: NoData(m.on_no_data) for name, m in metrics.items()},
         compare=compare,
+        require_power=cfg.require_power,
     )
     every = _seconds(interval if interval is not None else cfg.interval, "--interval")
     total = _seconds(duration if duration is not None else cfg.duration, "--duration")
     if every <= 0 or total < every:
         raise UsageError(f"interval {fmt.duration(every)} must be > 0 and <= duration {fmt.duration(total)}")
+    budget = 0.0 if cfg.analysis_timeout is None else _seconds(cfg.analysis_timeout, "canary.analysis_timeout")
     return Settings(
         policy=policy,
         queries={name: m.query for name, m in metrics.items()},
@@ -133,7 +142,32 @@ def settings_from_config(
         duration=total,
         ready_timeout=_seconds(cfg.ready_timeout, "canary.ready_timeout"),
         cfg=cfg,
+        query_timeout=_seconds(cfg.query_timeout, "canary.query_timeout"),
+        budget=budget,
     )
+
+
+def _guardrail(k: int, g: GuardrailConfig) -> Guardrail:
+    """One guardrail from `.hotfix.yml`, with what each signal needs checked (and said) here."""
+    key = f"canary.guardrails[{k}] ({g.name})"
+    signal = Signal(g.signal)
+    if signal is Signal.READY:
+        if g.min is None or g.max is not None or not 0 < g.min <= 1:
+            raise UsageError(
+                "a ready guardrail takes min (a share of desired pods in (0, 1]) and no max", input_name=key
+            )
+        return Guardrail(g.name, signal, None, g.min, g.consecutive or 5, g.shared_incident)
+    if g.min is not None or g.max is None or g.consecutive is not None:
+        raise UsageError(
+            f"a {signal.value} guardrail takes max only: it is a sequential test of 'the canary is over max', "
+            "so consecutive and min do not apply",
+            input_name=key,
+        )
+    if signal is Signal.ERROR_RATE and not 0 < g.max < 1:
+        raise UsageError(f"max {g.max:g} is not an error rate in (0, 1), e.g. 0.05", input_name=key)
+    if signal is Signal.P95 and not g.max > 0:
+        raise UsageError(f"max {g.max:g} is not a latency in seconds, e.g. 2.0", input_name=key)
+    return Guardrail(g.name, signal, g.max, None, 5, g.shared_incident)
 
 
 class Source(Protocol):
@@ -158,6 +192,7 @@ class LiveSource:
         self.cluster = cluster
         self.namespace = namespace
         self.say = say
+        self.deadline = settings.query_timeout
         self.queries = {
             (role, m): render(settings.queries[m], labels) for role, labels in arms.items() for m in METRICS
         }
@@ -170,9 +205,16 @@ class LiveSource:
         return QueryResult(tuple((s.labels, s.value) for s in samples))
 
     def poll(self, elapsed: float, at: float) -> Poll:
-        with ThreadPoolExecutor(max_workers=len(self.queries)) as pool:
+        """Every query at once; one that has not answered by the deadline (plus a little for the adapter to say
+        so itself) is an error for this poll, and the poll does not wait for it."""
+        pool = ThreadPoolExecutor(max_workers=len(self.queries))
+        try:
             futures = {key: pool.submit(self._one, q, at) for key, q in self.queries.items()}
-            answers = {key: f.result() for key, f in futures.items()}
+            wait_for(futures.values(), timeout=self.deadline + 1.0)
+            late = QueryResult(error=f"did not answer within the {self.deadline:g}s query deadline")
+            answers = {key: f.result() if f.done() else late for key, f in futures.items()}
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         results: dict[str, dict[str, QueryResult]] = {}
         for (role, metric), answer in answers.items():
             results.setdefault(role, {})[metric] = answer
@@ -244,13 +286,23 @@ class Analysis:
     decision: Decision | None = None
     state: State | None = None
     polls: int = 0
+    policy: Policy | None = None
+
+    def detectable(self) -> list[power.Detectable]:
+        assert self.state is not None and self.policy is not None
+        return power.detectable(self.policy, self.state.evidence)
 
     def outputs(self) -> dict[str, str]:
         assert self.state is not None and self.decision is not None
         e = self.state.evidence
         from hotfix_actions.decide.canary.evidence import log_e_errors, log_e_latency
 
+        seen = self.detectable() if self.policy is not None else []
+        errors = [d for d in seen if d.signal == "errors"]
+        latency = [d for d in seen if d.signal != "errors"]
         return {
+            "detectable-errors": errors[0].text() if errors else "-",
+            "detectable-latency": "; ".join(d.text() for d in latency) or "-",
             "rule": self.decision.rule,
             "e-value-errors": fmt.e_value(log_e_errors(e)),
             "e-value-latency": fmt.e_value(log_e_latency(e)),
@@ -273,12 +325,15 @@ def analyze(
     polls: Iterable[Poll] | None = None,
     record: Callable[[Poll], None] | None = None,
 ) -> Analysis:
-    """Poll, observe, judge. Live (``clock``): a starting point now, then every interval until a final decision
-    or the duration. ``schedule``: (elapsed, unix time) pairs to query. ``polls``: recorded polls, replayed."""
+    """Poll, observe, judge. Live (``clock`` alone): a starting point now, then every interval until a final
+    decision or the duration. ``schedule``: (elapsed, unix time) pairs to query, as fast as they answer (``clock``
+    then only keeps the budget). ``polls``: recorded polls, replayed. Live runs and schedules stop at the analysis
+    budget; a stop there is an ERROR."""
     policy = settings.policy
-    result = Analysis(state=start(policy))
+    result = Analysis(state=start(policy), policy=policy)
     tracker = Tracker()
-    for poll in _polls(settings, source, schedule, clock, polls):
+    walk = _Walk(settings, source, schedule, clock, polls)
+    for poll in walk:
         result.polls += 1
         if record is not None:
             record(poll)
@@ -296,35 +351,63 @@ def analyze(
             result.decision = decision
             return result
     assert result.state is not None
+    if walk.cut_short:
+        result.decision = Decision(Verdict.ERROR, "analysis budget", (walk.cut_short,), final=True)
+        reporter.step(f"analysis stopped: {walk.cut_short}")
+        return result
     result.decision = conclude(policy, result.state)
     return result
 
 
-def _polls(
-    settings: Settings,
-    source: Source,
-    schedule: Iterable[tuple[float, float]] | None,
-    clock: Clock | None,
-    polls: Iterable[Poll] | None,
-) -> Iterator[Poll]:
-    if polls is not None:
-        yield from polls
-        return
-    if schedule is not None:
-        for elapsed, at in schedule:
-            yield source.poll(elapsed, at)
-        return
-    assert clock is not None
-    began = clock.monotonic()
-    yield source.poll(0.0, clock.time())
-    k = 1
-    budget = settings.duration + 2 * settings.interval  # slow polls end the analysis, they do not stretch it
-    while k * settings.interval <= settings.duration + 1e-9 and clock.monotonic() - began <= budget:
-        wait = began + k * settings.interval - clock.monotonic()
-        if wait > 0:
-            clock.sleep(wait)
-        yield source.poll(clock.monotonic() - began, clock.time())
-        k += 1
+class _Walk:
+    """The polls of one analysis, in order; ``cut_short`` says why it stopped before the end, if it did."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: Source,
+        schedule: Iterable[tuple[float, float]] | None,
+        clock: Clock | None,
+        polls: Iterable[Poll] | None,
+    ) -> None:
+        self.settings, self.source, self.schedule, self.clock, self.polls = settings, source, schedule, clock, polls
+        self.cut_short = ""
+
+    def _stop(self, done: int, planned: int, began: float, clock: Clock) -> None:
+        budget = self.settings.analysis_budget
+        self.cut_short = (
+            f"could not evaluate: the analysis budget of {fmt.duration(budget)} (canary.analysis_timeout) ran out "
+            f"after {done} of {planned} polls in {fmt.duration(clock.monotonic() - began)}: Prometheus answers too "
+            "slowly"
+        )
+
+    def __iter__(self) -> Iterator[Poll]:
+        if self.polls is not None:
+            yield from self.polls
+            return
+        clock = self.clock or SystemClock()
+        budget = self.settings.analysis_budget
+        began = clock.monotonic()
+        if self.schedule is not None:
+            planned = list(self.schedule)
+            for done, (elapsed, at) in enumerate(planned):
+                if clock.monotonic() - began > budget:
+                    self._stop(done, len(planned), began, clock)
+                    return
+                yield self.source.poll(elapsed, at)
+            return
+        interval, duration = self.settings.interval, self.settings.duration
+        yield self.source.poll(0.0, clock.time())
+        k = 1
+        while k * interval <= duration + 1e-9:
+            wait = began + k * interval - clock.monotonic()
+            if wait > 0:
+                clock.sleep(wait)
+            if clock.monotonic() - began > budget:
+                self._stop(k, int(duration // interval + 1e-9) + 1, began, clock)
+                return
+            yield self.source.poll(clock.monotonic() - began, clock.time())
+            k += 1
 
 
 def arm_labels(settings: Settings, namespace: str, canary: str, baseline: str) -> dict[str, ArmLabels]:

@@ -1,8 +1,15 @@
 """The canary judge: fold one observation per interval into the evidence and decide.
 
 ``start`` -> ``step`` per interval -> (``conclude`` when the duration is over). Every decision names its rule and
-gives its numbers. Worst wins: a crossed e-process or a guardrail at its limit FAILs at once; measurement errors
-end in ERROR after ``consecutive_error_limit`` in a row; nothing without enough clean evidence is a PASS.
+gives its numbers. Worst wins: a crossed e-process or a guardrail breach FAILs at once; measurement errors end in
+ERROR after ``consecutive_error_limit`` in a row; nothing without enough clean evidence is a PASS.
+
+One false-rollback budget: the rules that can FAIL a canary against its baseline are the two split tests (errors
+at ``alpha_errors``, latency at ``alpha_latency``; Ville's inequality bounds each, so a healthy canary is rolled
+back with probability at most their sum, ``canary.alpha``), the limits judged against the baseline (which fail
+only together with the split test of their signal, so they add nothing to it; guardrails.py) and pods ready (a
+fact from the cluster, not an estimate from samples). A limit set to fail on its own (``shared_incident: false``)
+is outside the budget and off by default.
 """
 
 from __future__ import annotations
@@ -10,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from hotfix_actions.decide.canary import evidence as ev
-from hotfix_actions.decide.canary import fmt
-from hotfix_actions.decide.canary.guardrails import Check, evaluate, next_streak
-from hotfix_actions.decide.canary.policy import Arm, NoData, Observation, Policy, Problem, ProblemKind
+from hotfix_actions.decide.canary import fmt, limits, power
+from hotfix_actions.decide.canary.guardrails import Check, Result, evaluate, is_limit, limit_of, next_streak
+from hotfix_actions.decide.canary.policy import Arm, NoData, Observation, Policy, Problem, ProblemKind, Signal
 from hotfix_actions.decide.verdict import Verdict
 
 __all__ = ["Decision", "Interval", "State", "classify", "conclude", "start", "step"]
@@ -51,10 +58,16 @@ class State:
     last: str = "none"  # none | ok | error | inconclusive
     last_note: str = ""
     decided: Decision | None = None
+    limits: tuple[limits.LimitState | None, ...] = ()  # per guardrail: the limit's test (None: pods ready)
+    held: tuple[str, ...] = ()  # limits over during a shared incident, as of the last interval: no PASS now
 
 
 def start(policy: Policy) -> State:
-    return State(evidence=ev.empty(policy), streaks=tuple(0 for _ in policy.guardrails))
+    return State(
+        evidence=ev.empty(policy),
+        streaks=tuple(0 for _ in policy.guardrails),
+        limits=tuple(limits.empty(limit_of(g)) if is_limit(g) else None for g in policy.guardrails),
+    )
 
 
 def classify(policy: Policy, problems: tuple[Problem, ...]) -> tuple[list[Problem], list[Problem], list[Problem]]:
@@ -103,13 +116,22 @@ def step(policy: Policy, state: State, obs: Observation) -> tuple[State, Interva
     canary, baseline = obs.canary, obs.baseline if policy.compare else None
     assert canary is not None
     evidence = ev.update(policy, state.evidence, canary, baseline)
-    checks = tuple(evaluate(g, canary, baseline) for g in policy.guardrails)
+    worse = {
+        Signal.ERROR_RATE: policy.compare and ev.errors_crossed(policy, evidence) is not None,
+        Signal.P95: policy.compare and ev.latency_crossed(policy, evidence) is not None,
+    }
+    judged = [
+        evaluate(policy, g, lim, canary, baseline, worse.get(g.signal, False))
+        for g, lim in zip(policy.guardrails, state.limits, strict=True)
+    ]
+    checks = tuple(check for _, check in judged)
     streaks = tuple(next_streak(s, c) for s, c in zip(state.streaks, checks, strict=True))
+    held = tuple(c.text for c in checks if c.result is Result.SHARED and is_limit(c.guardrail))
     notes = [p.text() + " (inconclusive)" for p in inconclusive] + [p.text() + " (ignored)" for p in ignored]
     if canary.requests == 0:
         notes.append("no canary traffic in this interval")
     status = "inconclusive" if inconclusive else "ok"
-    new = State(evidence, index, 0, streaks, status, "; ".join(notes))
+    new = State(evidence, index, 0, streaks, status, "; ".join(notes), None, tuple(lim for lim, _ in judged), held)
 
     decision = (
         _failure(policy, new, checks)
@@ -192,7 +214,10 @@ def _failure(policy: Policy, state: State, checks: tuple[Check, ...]) -> Decisio
             rules.append("sequential test (latency)")
     for streak, check in zip(state.streaks, checks, strict=True):
         g = check.guardrail
-        if streak >= g.consecutive:
+        if is_limit(g) and check.result is Result.BREACH:
+            reasons.append(f"guardrail {check.text}")
+            rules.append(f"guardrail ({g.name})")
+        elif not is_limit(g) and streak >= g.consecutive:
             reasons.append(f"guardrail {check.text} in {streak} consecutive intervals (limit {g.consecutive})")
             rules.append(f"guardrail ({g.name})")
     if not reasons:
@@ -202,7 +227,7 @@ def _failure(policy: Policy, state: State, checks: tuple[Check, ...]) -> Decisio
 
 def _early_pass(policy: Policy, state: State) -> Decision | None:
     rule = policy.early_pass
-    if not (rule.enabled and policy.compare) or any(state.streaks):
+    if not (rule.enabled and policy.compare) or any(state.streaks) or state.held:
         return None
     e = state.evidence
     if min(e.canary_requests, e.baseline_requests) < policy.min_requests:
@@ -252,4 +277,14 @@ def conclude(policy: Policy, state: State, *, final: bool = True) -> Decision:
     ]
     if open_streaks:
         return Decision(Verdict.INCONCLUSIVE, "open guardrail breach", tuple(open_streaks), final)
-    return Decision(Verdict.PASS, "duration complete", (ev.pass_summary(policy, e, state.intervals),), final)
+    if state.held:
+        return Decision(Verdict.INCONCLUSIVE, "canary over a limit (shared incident)", state.held, final)
+    seen = tuple(f"could have detected: {d.text()}" for d in power.detectable(policy, e))
+    if policy.require_power and (weak := power.under_powered(policy, e)):
+        why = (
+            "under-powered (canary.require_power): the run could not have told the canary from a "
+            f"{policy.early_pass.margin:g}x worse one",
+            *weak,
+        )
+        return Decision(Verdict.INCONCLUSIVE, "under-powered", why, final)
+    return Decision(Verdict.PASS, "duration complete", (ev.pass_summary(policy, e, state.intervals), *seen), final)

@@ -1,8 +1,9 @@
 """From one poll's query results to the judge's Observation: validate, difference counters, handle resets.
 
 A poll holds, per arm and metric, the query's series or its error. Counter metrics are cumulative per series;
-the interval's counts are the reset-aware deltas from the last *complete* poll, so an interval lost to a failed
-query is folded into the next good one instead of being dropped. The first complete poll is the starting point.
+the interval's counts are the increases from the last *complete* poll, with resets handled per instance across
+every metric of the arm (counters.interval_counts), so an interval lost to a failed query is folded into the next
+good one instead of being dropped. The first complete poll is the starting point.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from hotfix_actions.decide.canary.counters import Labels, Snapshot, bucket_deltas, counter_delta, parse_le
+from hotfix_actions.decide.canary.counters import Labels, Snapshot, interval_counts, parse_le
 from hotfix_actions.decide.canary.judge import classify
 from hotfix_actions.decide.canary.policy import METRICS, Arm, Observation, Policy, Problem, ProblemKind
 
@@ -64,7 +65,7 @@ def _check(metric: str, arm: str, kind: str, result: QueryResult) -> Problem | N
     return None
 
 
-def _buckets_increase(samples: Snapshot) -> dict[float, float]:
+def _buckets(samples: Snapshot) -> dict[float, float]:
     out: dict[float, float] = {}
     for labels, value in samples.items():
         le = parse_le(dict(labels).get("le", ""))
@@ -73,42 +74,31 @@ def _buckets_increase(samples: Snapshot) -> dict[float, float]:
     return dict(sorted(out.items()))
 
 
-def _count(kind: str, before: Snapshot, now: Snapshot) -> tuple[float, int]:
-    if kind == "increase":
-        return sum(now.values()), 0
-    return counter_delta(before, now)
-
-
 def _arm(
     kinds: Mapping[str, str],
     now: Mapping[str, Snapshot],
     before: Mapping[str, Snapshot],
     ready: tuple[int, int] | None,
-) -> tuple[Arm, int]:
-    """One arm's interval counts (None for a metric left out) and the number of counter resets seen."""
-    resets = 0
-    counts: dict[str, float | None] = {}
-    for metric in ("requests", "errors"):
-        if metric in now:
-            counts[metric], found = _count(kinds.get(metric, "counter"), before.get(metric, {}), now[metric])
-            resets += found
-        else:
-            counts[metric] = None
-    buckets: dict[float, float] | None = None
-    if "latency" in now:
-        if kinds.get("latency", "counter") == "increase":
-            buckets = _buckets_increase(now["latency"])
-        else:
-            buckets, found = bucket_deltas(before.get("latency", {}), now["latency"])
-            resets += found
+) -> tuple[Arm, list[str]]:
+    """One arm's interval counts (None for a metric left out) and notes on resets and new instances."""
+    counters = [m for m in now if kinds.get(m, "counter") == "counter"]
+    split = interval_counts({m: before.get(m, {}) for m in counters}, {m: now[m] for m in counters})
+    values: dict[str, Snapshot] = {m: split.deltas.get(m, {}) if m in counters else now[m] for m in now}
+    notes = []
+    if split.reset:
+        notes.append(f"counter reset (a restarted process), counted from zero: {', '.join(split.reset)}")
+    if split.started:
+        notes.append(f"new instance, starting point only: {', '.join(split.started)}")
+    if split.no_latency:
+        notes.append(f"histogram left out this interval (buckets changed): {', '.join(split.no_latency)}")
     arm = Arm(
-        requests=counts["requests"] or 0.0,
-        errors=counts["errors"],
-        buckets=buckets,
+        requests=sum(values["requests"].values()) if "requests" in values else 0.0,
+        errors=sum(values["errors"].values()) if "errors" in values else None,
+        buckets=_buckets(values["latency"]) if "latency" in values else None,
         ready=ready[0] if ready else None,
         desired=ready[1] if ready else None,
     )
-    return arm, resets
+    return arm, notes
 
 
 def observe(
@@ -142,8 +132,7 @@ def observe(
     notes = [p.text() + " (ignored)" for p in ignored]
     built: dict[str, Arm] = {}
     for role, name in arms.items():
-        built[role], resets = _arm(kinds, current[role], previous.get(role, {}), poll.ready.get(role))
-        if resets:
-            notes.append(f"{name}: {resets} counter reset(s) (a restarted process); counted from the reset")
+        built[role], arm_notes = _arm(kinds, current[role], previous.get(role, {}), poll.ready.get(role))
+        notes += [f"{name}: {note}" for note in arm_notes]
     obs = Observation(poll.elapsed, built.get("canary"), built.get("baseline"), tuple(ignored))
     return obs, new_tracker, notes

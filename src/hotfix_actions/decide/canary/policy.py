@@ -83,21 +83,32 @@ class Observation:
 
 @dataclass(frozen=True)
 class Guardrail:
-    """A per-interval check on the canary; fails after ``consecutive`` breaches in a row."""
+    """A limit on the canary.
+
+    ``error_rate`` and ``p95`` (``max``): a sequential test of "the canary's rate is above the limit" (limits.py),
+    never a raw ratio on a handful of requests. With ``shared_incident`` (the default) the limit is judged against
+    the baseline: over it, the canary fails only when the split test of the same signal also shows it worse than
+    the baseline, so the limit spends none of the false-rollback budget; over it without that, it is a shared
+    incident, and the limit only holds back a PASS while it lasts. ``shared_incident=False`` fails on the limit
+    alone, at the signal's alpha, outside the budget (documented, off by default). In one-arm mode (monitor) the
+    limit is the test, at the signal's alpha.
+
+    ``ready`` (``min``): ready pods / desired pods, a fact read from the cluster, not an estimate; fails after
+    ``consecutive`` polls below ``min``.
+    """
 
     name: str
     signal: Signal
     max: float | None = None
     min: float | None = None
-    consecutive: int = 3
-    min_requests: int = 10  # fewer canary requests in the interval: not evaluated (neither breach nor clear)
-    shared_incident: bool = True  # the baseline breaches as well: an incident both share, not counted
+    consecutive: int = 5  # ready only
+    shared_incident: bool = True
 
 
 DEFAULT_GUARDRAILS: tuple[Guardrail, ...] = (
-    Guardrail("error rate", Signal.ERROR_RATE, max=0.05, consecutive=3),
-    Guardrail("p95 latency", Signal.P95, max=2.0, consecutive=3),
-    Guardrail("pods ready", Signal.READY, min=1.0, consecutive=5, min_requests=0, shared_incident=False),
+    Guardrail("error rate", Signal.ERROR_RATE, max=0.05),
+    Guardrail("p95 latency", Signal.P95, max=2.0),
+    Guardrail("pods ready", Signal.READY, min=1.0, consecutive=5, shared_incident=False),
 )
 
 
@@ -128,6 +139,7 @@ class Policy:
     consecutive_error_limit: int = 4
     on_no_data: Mapping[str, NoData] = field(default_factory=dict)
     compare: bool = True  # False: one arm (monitor), guardrails only
+    require_power: bool = False  # a PASS at the end needs the power to detect the early-pass margin
 
     def no_data(self, metric: str) -> NoData:
         return self.on_no_data.get(metric, NoData.FAIL)

@@ -8,6 +8,7 @@ from hotfix_actions.decide.canary import fmt
 from hotfix_actions.decide.canary.counters import histogram_quantile
 from hotfix_actions.decide.canary.judge import Decision, Interval
 from hotfix_actions.decide.canary.policy import Arm, Policy, Signal
+from hotfix_actions.decide.canary.power import Detectable
 
 __all__ = ["interval_line", "markdown"]
 
@@ -105,10 +106,27 @@ def _pct100(value: float | None) -> float | None:
     return value * 100 if value is not None else None
 
 
-def markdown(policy: Policy, intervals: Sequence[Interval], decision: Decision, title: str) -> str:
+def markdown(
+    policy: Policy,
+    intervals: Sequence[Interval],
+    decision: Decision,
+    title: str,
+    *,
+    detectable: Sequence[Detectable] = (),
+) -> str:
     parts = [f"### {title}: {decision.verdict.value} (rule: {decision.rule})\n"]
     parts += [f"- {line}" for line in decision.reasons]
     parts.append("")
+    if detectable:
+        parts.append("**What this run could have detected** (the smallest canary rate whose expected evidence reaches")
+        parts.append("1/alpha with the traffic seen; a PASS says nothing about smaller regressions):\n")
+        parts.append("| signal | smallest detectable canary rate | baseline rate | margin to detect | detected? |")
+        parts.append("|---|---|---|---|---|")
+        for d in detectable:
+            rate = fmt.pct(d.rate) if d.rate is not None else "none"
+            ok = "yes" if d.powered else "no (under-powered)"
+            parts.append(f"| {d.signal} | {rate} | {fmt.pct(d.baseline_rate)} | {fmt.pct(d.target)} | {ok} |")
+        parts.append("")
     head = ["#", "elapsed", "canary requests", "canary errors", "canary p95"]
     if policy.compare:
         head += ["baseline requests", "baseline errors", "baseline p95", "E errors", "E latency"]
