@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,9 +38,58 @@ def test_readme_gives_the_two_commands_and_they_exist() -> None:
     assert "hotfix demo" in (ROOT / "scripts" / "demo").read_text()
 
 
-def test_every_command_is_described() -> None:
-    readme = (ROOT / "README.md").read_text()
+def parts_table(readme: str) -> str:
+    start = readme.index("| command (action) | what it does |")
+    return readme[start : readme.index("\n\n", start)]
+
+
+def test_every_command_and_action_is_in_the_table() -> None:
+    """The table of parts names every command (drill and monitor were missing) and every action."""
+    table = parts_table((ROOT / "README.md").read_text())
+    rows = [line for line in table.splitlines() if line.startswith("| `hotfix")]
     for name in COMMANDS:
-        if name in {"config", "start", "status", "snapshot", "sandbox", "monitor", "drill"}:
-            continue
-        assert f"hotfix {name}" in readme or f"`{name}`" in readme, name
+        assert any(f"`hotfix {name}`" in row or f", `{name}`" in row for row in rows), f"{name} missing"
+    for action in sorted(p.parent.name for p in ROOT.glob("actions/*/action.yml")):
+        assert f"`{action}`" in table, f"action {action} missing"
+    assert "the root action" in table
+
+
+def test_the_table_says_what_rollback_really_does_about_snapshots() -> None:
+    """The "snapshot first" claim holds: without --snapshot-dir it snapshots into the folder the table names."""
+    from hotfix_actions.commands.rollback import default_snapshot_dir
+
+    row = next(
+        line
+        for line in parts_table((ROOT / "README.md").read_text()).splitlines()
+        if line.startswith("| `hotfix rollback`")
+    )
+    assert "snapshot first" in row
+    assert default_snapshot_dir({"RUNNER_TEMP": "/runner/tmp", "HOME": "/h"}) == "/runner/tmp/hotfix-snapshots"
+    assert "`$RUNNER_TEMP/hotfix-snapshots`" in row
+    assert default_snapshot_dir({"HOME": "/h"}) == "/h/.local/state/hotfix-actions/snapshots"
+    assert "`~/.local/state/hotfix-actions/snapshots`" in row
+
+
+def test_the_config_error_example_is_what_the_tool_prints(tmp_path: Path) -> None:
+    from hotfix_actions.config import load
+    from hotfix_actions.errors import ConfigError
+
+    readme = (ROOT / "README.md").read_text()
+    shown = next(line for line in readme.splitlines() if line.startswith(".hotfix.yml:3: key 'validate.size.max_file'"))
+    (tmp_path / ".hotfix.yml").write_text("validate:\n  size:\n    max_file: 5\n")
+    cwd = Path.cwd()
+    try:
+        os.chdir(tmp_path)
+        load(".hotfix.yml", required=True)
+    except ConfigError as exc:
+        assert str(exc) == shown
+    else:
+        raise AssertionError("the example is not refused")
+    finally:
+        os.chdir(cwd)
+
+
+def test_the_demo_time_is_stated_with_its_measurement() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "about a minute" not in readme
+    assert "75.5 s and 75.9 s" in readme and "2.3 minutes" in readme
