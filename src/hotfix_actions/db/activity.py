@@ -139,7 +139,8 @@ SELECT coalesce(json_agg(json_build_object(
   'seconds', extract(epoch FROM clock_timestamp() - {since})::float8,
   'blockers', (SELECT coalesce(json_agg({_SESSION_JSON.format(a="b")} ORDER BY b.pid), '[]')
                FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(w.pid))),
-  'prepared', 0 = ANY (pg_blocking_pids(w.pid)))), '[]')
+  'prepared', 0 = ANY (pg_blocking_pids(w.pid)),
+  'queued', (SELECT count(*) FROM pg_stat_activity q WHERE w.pid = ANY (pg_blocking_pids(q.pid))))), '[]')
 FROM pg_stat_activity w JOIN pg_locks l ON l.pid = w.pid AND NOT l.granted
 WHERE w.application_name LIKE {quote_literal(_pattern(token))};
 """  # noqa: S608 (only quoted literals, identifiers and ints are interpolated)
@@ -152,6 +153,7 @@ WHERE w.application_name LIKE {quote_literal(_pattern(token))};
             seconds=float(x.get("seconds") or 0.0),
             blockers=tuple(_session(b) for b in x.get("blockers") or []),
             prepared=bool(x.get("prepared")),
+            queued_behind=int(x.get("queued") or 0),
         )
         for x in data
     ]

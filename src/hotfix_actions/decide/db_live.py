@@ -127,6 +127,7 @@ class LockWait:
     seconds: float
     blockers: tuple[DbSession, ...] = ()
     prepared: bool = False  # a prepared transaction (pg_prepared_xacts) is among the holders: no session to name
+    queued_behind: int = 0  # other sessions waiting for this one (for at most the lock timeout)
 
 
 class SessionAction(StrEnum):
@@ -203,8 +204,10 @@ def describe_wait(wait: LockWait) -> str:
         named.append("a prepared transaction (see pg_prepared_xacts; COMMIT PREPARED or ROLLBACK PREPARED ends it)")
     who = "; ".join(named) or "a session we cannot see"
     more = f" and {len(wait.blockers) - 3} more" if len(wait.blockers) > 3 else ""
+    behind = f"; {wait.queued_behind} other session(s) queued behind it" if wait.queued_behind else ""
     return (
-        f"waiting {age_text(wait.seconds)} for {inert(wait.mode, 40)} on {inert(wait.what, 80)}, blocked by {who}{more}"
+        f"waiting {age_text(wait.seconds)} for {inert(wait.mode, 40)} on {inert(wait.what, 80)}, "
+        f"blocked by {who}{more}{behind}"
     )
 
 
