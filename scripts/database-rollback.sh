@@ -3,17 +3,20 @@
 #
 #   scripts/database-rollback.sh [--yes] [restore options] BACKUP
 #
-# It first runs the restore as a dry run (checksum, full read, client/server versions), shows what it found, and
-# asks you to type ROLLBACK. The restore then takes and verifies a backup of the current data, restores BACKUP in a
-# single transaction (an error changes nothing), and checks the row counts. Without a terminal, pass --yes.
+# It first runs the restore as a dry run (checksum, full read, client/server versions, the sessions connected to the
+# database and what would be done about them), shows what it found, and asks you to type ROLLBACK. The restore then
+# holds off writers, takes and verifies a backup of the current data, blocks new connections, restores BACKUP in a
+# single transaction that never waits silently for a lock, and checks the row counts. Without a terminal, --yes.
 #
 # Connection: DATABASE_URL (or PGHOST/PGPORT/PGUSER/PGDATABASE); the password in PGPASSWORD or a .pgpass, not on
 # the command line. Options passed on: --backup-dir DIR, --database NAME, --pg-bindir DIR, --check-sql SQL, --deep,
-# --allow-other-database, --json, --config FILE. `hotfix db list` shows the backups.
-# Exit codes: 0 restored, 1 refused (or not confirmed), 2 usage error, 3 could not restore (nothing changed).
+# --allow-other-database, --json, --config FILE, --sessions refuse|wait|terminate (or --terminate), --sessions-wait
+# TIME, --lock-timeout TIME, --[no-]block-connections, --maintenance-db NAME, --expect-sha256 HEX.
+# `hotfix db list` shows the backups. Exit codes: 0 restored, 1 refused (or not confirmed), 2 usage error, 3 could
+# not restore (the output says whether the database is unchanged), 130/143 stopped by a signal (likewise).
 set -euo pipefail
 
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 yes=0
 dry_run=0
@@ -27,8 +30,11 @@ while (($# > 0)); do
       exit 0
       ;;
     --dry-run) dry_run=1 ;;
-    --deep | --allow-other-database | --json) args+=("$1") ;;
-    --backup-dir | --database | --pg-bindir | --check-sql | --config)
+    --deep | --allow-other-database | --json | --terminate | --block-connections | --no-block-connections)
+      args+=("$1")
+      ;;
+    --backup-dir | --database | --pg-bindir | --check-sql | --config | --sessions | --sessions-wait | --lock-timeout | \
+      --maintenance-db | --expect-sha256)
       if (($# < 2)); then
         echo "database-rollback: $1 needs a value" >&2
         exit 2
@@ -36,7 +42,10 @@ while (($# > 0)); do
       args+=("$1" "$2")
       shift
       ;;
-    --backup-dir=* | --database=* | --pg-bindir=* | --check-sql=* | --config=*) args+=("$1") ;;
+    --backup-dir=* | --database=* | --pg-bindir=* | --check-sql=* | --config=* | --sessions=* | --sessions-wait=* | \
+      --lock-timeout=* | --maintenance-db=* | --expect-sha256=*)
+      args+=("$1")
+      ;;
     --)
       shift
       if (($# != 1)) || [[ -n "$backup" ]]; then

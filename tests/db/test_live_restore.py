@@ -310,3 +310,24 @@ def test_killed_while_queued_on_a_lock(
             assert "connections to" in text and "allowed again" in text
     assert gone_after < lock_timeout + 10, gone_after
     assert max(readers.read_times) <= lock_timeout + SLACK, sorted(readers.read_times)[-5:]
+
+
+def test_the_operator_script_shows_the_sessions_before_asking(
+    appdb: AppDb, tmp_path: Path, clients: list[Client]
+) -> None:
+    from tests.db.test_faults import _script
+
+    name, _ = backup(appdb)
+    change(appdb)
+    before = appdb.fingerprint()
+    reader = _client(appdb, clients, "shop-web", "BEGIN; SELECT count(*) FROM accounts;")
+    declined = _script([name], appdb.env(), "ROLLBACK\n")
+    assert declined.returncode == 1, declined.stderr
+    assert f"pid {reader.pid}" in declined.stderr and "would refuse" in declined.stderr
+    assert "Type ROLLBACK" not in declined.stderr  # the dry run refused: it never asked
+    assert appdb.fingerprint() == before
+    done = _script(["--terminate", name], appdb.env(), "ROLLBACK\n")
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "would terminate 1 session" in done.stderr and f"terminated pid {reader.pid}" in done.stdout
+    assert appdb.count("orders") == 500
+    assert_clean(appdb)
