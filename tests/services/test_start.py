@@ -90,3 +90,13 @@ def test_outside_a_git_repository_exits_2_with_the_fix(tmp_path: Path) -> None:
     reason = str(doc["reasons"])
     assert "is not inside a git work tree" in reason and "--repo <clone>" in reason
     assert "fatal:" not in output
+
+
+def test_push_without_a_remote_is_refused_before_anything_is_created(tmp_path: Path) -> None:
+    _, work = make_project(tmp_path)
+    work.git("remote", "remove", "origin")
+    before = state(work)
+    code, doc, _ = start(work.path, "login-crash", "--push")
+    assert code == 2
+    assert "has no remote origin to push to" in str(doc["reasons"]) and "git remote add origin" in str(doc["reasons"])
+    assert state(work) == before

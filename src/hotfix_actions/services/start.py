@@ -60,6 +60,12 @@ def run(req: StartRequest, repo: RepositoryConfig, git: Git, reporter: Reporter)
         )
 
     remote = repo.remote if git.has_remote(repo.remote) else None
+    if req.push and remote is None:  # before anything is created: nothing half-done
+        raise UsageError(
+            f"this clone has no remote {repo.remote} to push to",
+            input_name="--push",
+            fix=f"add it (git remote add {repo.remote} <url>), set repository.remote, or leave out --push",
+        )
     prod = repo.production_branch
     if remote:
         reporter.step(f"fetching {prod} and release tags from {remote}")
@@ -118,9 +124,7 @@ def run(req: StartRequest, repo: RepositoryConfig, git: Git, reporter: Reporter)
         message += "\n" + "\n".join(trailers) + "\n"
     sha = git.write_and_commit(files, message)
     reporter.step(f"created {branch} at {sha[:10]}" + (f", bumped {', '.join(sorted(files))}" if files else ""))
-    if req.push:
-        if remote is None:
-            raise UsageError(f"no remote {repo.remote} to push to", input_name="--push")
+    if req.push and remote is not None:  # (no remote with --push was refused above)
         git.push(remote, f"refs/heads/{branch}:refs/heads/{branch}", set_upstream=True)
         reporter.step(f"pushed {branch} to {remote}; it tracks {remote}/{branch}, so a plain `git push` works next")
     reporter.info(
