@@ -282,23 +282,28 @@ def cmd_keep(args: argparse.Namespace) -> int:
 
 def manifest(root: Path) -> list[str]:
     """One line per entry under `root`, sorted: path, type, mode, and SHA-256 (files) or target (links)."""
-    lines: list[str] = []
+    entries: list[tuple[str, str, str, Path | str]] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
         for name in sorted([*dirnames, *filenames]):
             path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
+            rel = json.dumps(path.relative_to(root).as_posix())
             info = os.lstat(path)
             mode = f"{stat.S_IMODE(info.st_mode):04o}"
             if stat.S_ISLNK(info.st_mode):
-                lines.append(f"{json.dumps(rel)} link {mode} {json.dumps(os.readlink(path))}")
+                entries.append((rel, "link", mode, json.dumps(os.readlink(path))))
             elif stat.S_ISDIR(info.st_mode):
-                lines.append(f"{json.dumps(rel)} dir {mode} -")
+                entries.append((rel, "dir", mode, "-"))
             elif stat.S_ISREG(info.st_mode):
-                lines.append(f"{json.dumps(rel)} file {mode} {_sha256(path)}")
+                entries.append((rel, "file", mode, path))
             else:
-                lines.append(f"{json.dumps(rel)} other {mode} -")
-    return lines
+                entries.append((rel, "other", mode, "-"))
+    files = [e[3] for e in entries if isinstance(e[3], Path)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:  # hashlib lets go of the GIL on big reads
+        digests = dict(zip(files, pool.map(_sha256, files), strict=True))
+    return sorted(
+        f"{rel} {kind} {mode} {digests[last] if isinstance(last, Path) else last}" for rel, kind, mode, last in entries
+    )
 
 
 def cmd_manifest(args: argparse.Namespace) -> int:
