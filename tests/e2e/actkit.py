@@ -64,7 +64,8 @@ def act_argv(
     """The act command line: self-hosted runner, this repository as hotfix-actions@v1, one shared tool cache."""
     argv = [act_binary(), event, *(["--json"] if json_log else []), "-P", "ubuntu-latest=-self-hosted",
             "-W", workflow, "--local-repository", f"{ACTION_REPO}@v1={action_tree}",
-            "--env", f"RUNNER_TOOL_CACHE={tool_cache}", "--env", f"HOTFIX_PYTHON={sys.executable}"]  # fmt: skip
+            # act sets RUNNER_TOOL_CACHE to <action cache path>/tool_cache itself (an --env value is overridden)
+            "--action-cache-path", str(tool_cache), "--env", f"HOTFIX_PYTHON={sys.executable}"]  # fmt: skip
     for ref, path in (local_repositories or {}).items():
         argv += ["--local-repository", f"{ref}={path}"]
     for flag, pairs in (("--env", env), ("-s", secrets), ("--input", inputs), ("--var", variables)):

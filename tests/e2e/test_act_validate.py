@@ -86,4 +86,5 @@ def test_validate_hotfix_action_under_act(tmp_path: Path, action_tree: Path, too
     got = _results(results)
     assert got["valid"] == "false" and got["outcome"] == "failure"
     assert "1.0.3 skips 2 version(s): a hotfix of v1.0.0 must be 1.0.1" in got["reasons"]
-    assert "(reused," in run.output
+    # a later job gets a fresh environment from the wheels the first kept (never the first job's environment)
+    assert "(warm," in run.output
