@@ -144,6 +144,15 @@ def test_a_trailing_line_break_is_refused(value: str, words: str) -> None:
         assert problem is not None and words in problem
 
 
+def test_other_allowlists_refuse_a_trailing_line_break_too() -> None:
+    from hotfix_actions.decide.canary.templates import ArmLabels
+
+    assert backup_name_problem("shop-1\n") is not None  # it becomes a file name
+    assert database_name_problem("shop\n") is not None
+    with pytest.raises(ValueError, match="not allowed in a label value"):
+        ArmLabels("shop\n", "web", "canary", "15s").variables()
+
+
 @pytest.mark.parametrize(
     ("image", "words"),
     [

@@ -50,7 +50,7 @@ class BackupKind(StrEnum):
 
 def backup_name_problem(name: str) -> str | None:
     """Why ``name`` may not name a backup (it becomes a file name), or None."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         return (
             "must be 1-128 letters, digits, '_', '.' and '-', starting with a letter or digit "
             "(e.g. shop-20240501T120000Z)"
@@ -65,7 +65,7 @@ def backup_name_problem(name: str) -> str | None:
 
 def database_name_problem(name: str) -> str | None:
     """A database name that pg tools cannot mistake for a connection string or an option."""
-    if not _DBNAME.match(name):
+    if not _DBNAME.fullmatch(name):
         return "must be 1-63 letters, digits, '_', '.', '$' and '-', not starting with '-', '.' or '$' (e.g. shop)"
     return None
 

@@ -45,7 +45,7 @@ class Finish:
 
 
 def check_environment(name: str) -> None:
-    if not _ENVIRONMENT.match(name):
+    if not _ENVIRONMENT.fullmatch(name):
         raise UsageError(
             f"{name[:80]!r} is not an environment name", input_name="--environment", fix="e.g. production or staging"
         )
@@ -62,11 +62,11 @@ def _recorded(deployments: Deployments) -> bool:
 
 def start(req: Start, deployments: Deployments, reporter: Reporter) -> Outcome:
     check_environment(req.environment)
-    if not _SHA.match(req.sha):
+    if not _SHA.fullmatch(req.sha):
         raise UsageError(f"{req.sha[:60]!r} is not a full commit SHA", input_name="--sha", fix="pass the 40-hex SHA")
     if problem := image_problem(req.image):
         raise UsageError(f"{req.image[:100]!r} {problem}", input_name="--image")
-    if not _STRATEGY.match(req.strategy):
+    if not _STRATEGY.fullmatch(req.strategy):
         raise UsageError(f"{req.strategy[:40]!r} is not a strategy name", input_name="--strategy", fix="e.g. canary")
     description = req.description or f"{req.strategy} deploy of {req.image}"[:140]
     payload = {"image": req.image, "strategy": req.strategy}
@@ -92,7 +92,7 @@ def finish(req: Finish, deployments: Deployments, reporter: Reporter) -> Outcome
     check_environment(req.environment)
     if req.state not in STATES:
         raise UsageError(f"{req.state!r} is not one of {', '.join(STATES)}", input_name="--state")
-    if req.sha is not None and not _SHA.match(req.sha):
+    if req.sha is not None and not _SHA.fullmatch(req.sha):
         raise UsageError(f"{req.sha[:60]!r} is not a full commit SHA", input_name="--sha")
     deployment_id = req.deployment_id
     if deployment_id is None and isinstance(deployments, FindsLatest):

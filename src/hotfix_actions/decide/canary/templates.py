@@ -50,7 +50,7 @@ class ArmLabels:
     def variables(self) -> dict[str, str]:
         values = {"namespace": self.namespace, "deployment": self.deployment, "track": self.track}
         for name, value in values.items():
-            if not _LABEL_VALUE.match(value):
+            if not _LABEL_VALUE.fullmatch(value):
                 raise ValueError(f"{name} {value!r} has characters not allowed in a label value here")
         values["window"] = self.window
         values["selector"] = _substitute(self.selector, values)
