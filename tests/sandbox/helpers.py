@@ -91,6 +91,10 @@ class Sim:
     def pods(self) -> list[dict[str, Any]]:
         return self.store.list(PODS, "default")[0]
 
+    def live_pods(self) -> list[dict[str, Any]]:
+        """Pods that are not Terminating (what replicas, surge and availability count, as in kube)."""
+        return [p for p in self.pods() if not p["metadata"].get("deletionTimestamp")]
+
     def set_image(self, image: str, name: str = "web") -> None:
         d = copy.deepcopy(self.deployment(name))
         d["spec"]["template"]["spec"]["containers"][0]["image"] = image

@@ -6,7 +6,11 @@ import copy
 
 import pytest
 
+from hotfix_actions.sandbox.resources import resource
+from hotfix_actions.sandbox.settings import Settings
 from tests.sandbox.helpers import DEPLOYMENTS, EVENTS, PODS, REPLICASETS, Sim, deployment, images, revision
+
+QUOTAS = resource("", "v1", "resourcequotas")
 
 REV = "deployment.kubernetes.io/revision"
 
@@ -56,7 +60,7 @@ def test_rolling_update_respects_max_surge_and_max_unavailable(
     seen: list[tuple[int, int]] = []
 
     def check(s: Sim) -> None:
-        pods = s.pods()
+        pods = s.live_pods()  # Terminating pods count toward neither surge nor availability (kube's rule)
         ready = sum(1 for p in pods if _ready(p))
         seen.append((len(pods), ready))
         assert len(pods) <= replicas + max_surge, seen
@@ -128,16 +132,16 @@ def test_undo_reuses_the_old_replicaset_with_a_new_revision_and_history() -> Non
     assert revision(rs_a) == 5 and rs_a["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "1,3"
 
 
-def test_progress_deadline_exceeded_with_a_crashing_image() -> None:
+def test_progress_deadline_exceeded_with_an_image_that_never_starts() -> None:
     sim = Sim(ready_delay=0.2, crash_period=1.0)
     sim.apply(deployment(replicas=2, progressDeadlineSeconds=5))
     sim.advance(0.5)
-    sim.set_image("nginx:bad")
+    sim.set_image("nginx:nopull")
     sim.advance(4.0)
     assert sim.condition("Progressing")["status"] == "True"
     sim.advance(2.0)
     cond = sim.condition("Progressing")
-    new_rs = next(r for r in sim.replicasets() if images(r) == ["nginx:bad"])
+    new_rs = next(r for r in sim.replicasets() if images(r) == ["nginx:nopull"])
     assert cond["status"] == "False" and cond["reason"] == "ProgressDeadlineExceeded"
     assert cond["message"] == f'ReplicaSet "{new_rs["metadata"]["name"]}" has timed out progressing.'
     d = sim.deployment()
@@ -150,21 +154,92 @@ def test_progress_deadline_exceeded_with_a_crashing_image() -> None:
     assert sim.condition("Progressing")["reason"] in {"NewReplicaSetCreated", "ReplicaSetUpdated"}
 
 
-def test_crash_images_never_become_ready_and_report_crash_loop_back_off() -> None:
-    sim = Sim(ready_delay=0.2, crash_period=1.0)
+def test_crash_images_are_ready_first_then_crash_loop_with_restarts_climbing() -> None:
+    """A container with no readiness probe is Ready while it runs (a real kubelet): the crash comes after."""
+    sim = Sim(ready_delay=0.2, crash_after=1.0, crash_period=0.5)
     sim.apply(deployment(image="nginx:crash", replicas=1))
     sim.advance(0.5)
+    (pod,) = sim.pods()
+    (status,) = pod["status"]["containerStatuses"]
+    assert _ready(pod) and status["ready"] is True and status["restartCount"] == 0
+    assert "running" in status["state"]
+    assert sim.deployment()["status"]["availableReplicas"] == 1  # the rollout "completes" on a crashing image
+    sim.advance(0.8)  # 1.3 s: crashed at 1.2 s
     (pod,) = sim.pods()
     (status,) = pod["status"]["containerStatuses"]
     assert pod["status"]["phase"] == "Running" and not _ready(pod)
     assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
     assert status["ready"] is False and status["restartCount"] == 1
     assert status["lastState"]["terminated"]["exitCode"] == 1
-    sim.advance(3.0)
+    sim.advance(0.5)  # 1.8 s: running again after the back-off
     (pod,) = sim.pods()
-    assert pod["status"]["containerStatuses"][0]["restartCount"] == 4
+    assert _ready(pod) and pod["status"]["containerStatuses"][0]["restartCount"] == 1
+    sim.advance(3.0)  # 4.8 s: crashes at 1.2, 2.7, 4.2
+    (pod,) = sim.pods()
+    assert pod["status"]["containerStatuses"][0]["restartCount"] == 3
     backoff = [e for e in sim.store.list(EVENTS, "default")[0] if e["reason"] == "BackOff"]
     assert backoff and backoff[0]["type"] == "Warning" and backoff[0]["count"] >= 3
+
+
+def test_per_pod_timings_by_annotation_like_the_kwok_stages() -> None:
+    sim = Sim(ready_delay=0.2)
+    slow = deployment(replicas=1)
+    slow["spec"]["template"]["metadata"]["annotations"] = {"hotfix.test/ready-delay": "1500ms"}
+    sim.apply(slow)
+    sim.advance(1.0)
+    assert not any(_ready(p) for p in sim.pods())
+    sim.advance(0.6)
+    assert all(_ready(p) for p in sim.pods())
+
+
+def test_deleted_pods_stay_terminating_for_the_grace_and_do_not_count() -> None:
+    sim = Sim(ready_delay=0.1, terminate_delay=1.0)
+    sim.apply(deployment(replicas=2))
+    sim.advance(0.3)
+    victim = sim.pods()[0]["metadata"]["name"]
+    sim.api.delete(PODS, "default", victim)
+    gone = sim.store.get(PODS, "default", victim)
+    assert gone is not None and gone["metadata"]["deletionTimestamp"]
+    assert gone["metadata"]["deletionGracePeriodSeconds"] == 30
+    sim.advance(0.5)
+    assert sim.store.get(PODS, "default", victim) is not None  # still Terminating
+    assert len(sim.live_pods()) == 2  # the ReplicaSet replaced it at once
+    rs = sim.replicasets()[0]
+    assert rs["status"]["terminatingReplicas"] == 1 and rs["status"]["replicas"] == 2
+    assert sim.deployment()["status"]["terminatingReplicas"] == 1
+    sim.advance(0.6)
+    assert sim.store.get(PODS, "default", victim) is None
+    assert sim.deployment()["status"]["terminatingReplicas"] == 0
+    now = sim.pods()[0]["metadata"]["name"]
+    sim.api.delete(PODS, "default", now, {"gracePeriodSeconds": 0})  # --grace-period=0: at once
+    assert sim.store.get(PODS, "default", now) is None
+
+
+def test_quota_and_admission_denials_become_replica_failure_conditions() -> None:
+    sim = Sim(ready_delay=0.1, deny_images=Settings.pattern(r"evil\.example/"))
+    sim.apply({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "pods", "namespace": "default"},
+               "spec": {"hard": {"pods": "2"}}})  # fmt: skip
+    sim.apply(deployment(replicas=3))
+    sim.advance(0.5)
+    assert len(sim.pods()) == 2
+    cond = sim.condition("ReplicaFailure")
+    assert cond is not None and cond["status"] == "True" and cond["reason"] == "FailedCreate"
+    assert "exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2" in cond["message"]
+    failed = [e for e in sim.store.list(EVENTS, "default")[0] if e["reason"] == "FailedCreate"]
+    assert failed and failed[0]["type"] == "Warning" and failed[0]["message"].startswith("Error creating: pods ")
+    quota = sim.store.get(QUOTAS, "default", "pods")
+    assert quota is not None and quota["status"] == {"hard": {"pods": "2"}, "used": {"pods": "2"}}
+    d = sim.deployment()
+    d["spec"]["replicas"] = 2
+    sim.api.update(DEPLOYMENTS, "default", "web", d)
+    sim.advance(0.3)
+    assert sim.condition("ReplicaFailure") is None  # cleared once creating succeeds again
+    sim.apply(deployment(name="api", image="evil.example/api:1", replicas=1))
+    sim.store.remove(QUOTAS, "default", "pods")
+    sim.advance(0.5)
+    denied = sim.condition("ReplicaFailure", name="api")
+    assert denied is not None and "ValidatingAdmissionPolicy" in denied["message"]
+    assert "denied request: images from this registry are not allowed" in denied["message"]
 
 
 def test_pull_failures_and_unschedulable_pods_stay_pending_with_a_reason() -> None:
@@ -224,7 +299,9 @@ def test_scaling_changes_generation_and_pod_count() -> None:
     d["spec"]["replicas"] = 1
     sim.api.update(DEPLOYMENTS, "default", "web", d)
     sim.advance(0.3)
-    assert len(sim.pods()) == 1 and len(sim.replicasets()) == 1
+    assert len(sim.live_pods()) == 1 and len(sim.replicasets()) == 1
+    sim.advance(0.5)  # the Terminating ones are gone after their grace
+    assert len(sim.pods()) == 1
 
 
 def test_deleting_a_deployment_cascades_unless_orphaned() -> None:
@@ -234,6 +311,8 @@ def test_deleting_a_deployment_cascades_unless_orphaned() -> None:
     sim.advance(0.3)
     sim.api.delete(DEPLOYMENTS, "default", "web")
     assert [r["metadata"]["name"].split("-")[0] for r in sim.replicasets()] == ["api"]
+    assert {p["metadata"]["labels"]["app"] for p in sim.live_pods()} == {"api"}  # web's are Terminating
+    sim.advance(0.5)
     assert {p["metadata"]["labels"]["app"] for p in sim.pods()} == {"api"}
     sim.api.delete(DEPLOYMENTS, "default", "api", {"propagationPolicy": "Orphan"})
     (rs,) = sim.replicasets()

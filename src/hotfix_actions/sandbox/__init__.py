@@ -18,8 +18,11 @@ controllers, fault knobs and snapshots. Standard-library HTTP on 127.0.0.1; noth
         sb.settings.ready_delay = 2.0                               # knobs may change while it runs
 
 ``Sandbox.start(ready_delay=0.3, crash_images=None, tick=0.05, snapshot=None, port=0, kubeconfig_path=None,
-progress_deadline_default=600, pull_fail_images=None, crash_period=1.0)``: images matching ``crash_images`` crash-loop
-(CrashLoopBackOff, never Ready); ``pull_fail_images`` stay Pending with ImagePullBackOff; a pod template with a
+progress_deadline_default=600, pull_fail_images=None, crash_period=1.0, crash_after=1.0, terminate_delay=0.3,
+deny_images=None)``: images matching ``crash_images`` are Ready, crash after ``crash_after`` s and restart after
+``crash_period`` s (CrashLoopBackOff, restartCount climbing); ``pull_fail_images`` stay Pending with ImagePullBackOff;
+``deny_images`` are refused at admission (a ReplicaFailure); a ResourceQuota on ``pods`` is enforced; deleted pods
+stay Terminating for ``terminate_delay`` s; a pod template with a
 ``nodeSelector`` the single node ``sandbox-node`` does not satisfy stays Pending/Unschedulable. ``snapshot`` is a JSON
 file loaded at start and saved on ``stop()`` and on ``POST /_sandbox/snapshot``.
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import builtins
 import copy
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from hotfix_actions.sandbox.admission import admit
 from hotfix_actions.sandbox.objects import check_kind, default_object, meta, random_suffix, rfc3339, validate_object
 from hotfix_actions.sandbox.patch import PatchError, json_patch, merge_patch
 from hotfix_actions.sandbox.resources import RESOURCES, Resource, by_kind, resource
@@ -137,6 +139,7 @@ class Api:
                 cluster_ip=self._cluster_ip() if res.kind == "Service" else "",
             )
             validate_object(res, obj)
+            admit(self.store, self.settings, res, obj)
             if dry_run:
                 return obj
             return self.store.put(res, obj, "ADDED")
@@ -176,7 +179,12 @@ class Api:
             validate_object(res, new, old)
         if res.has_generation:
             generation = int(om.get("generation") or 1)
-            m["generation"] = generation + 1 if new.get("spec") != old.get("spec") else generation
+            changed = new.get("spec") != old.get("spec")
+            if res.kind == "Deployment" and subresource is None:
+                # kube bumps it on a user's annotation change too (annotations are copied to ReplicaSets); the
+                # controller writes its revision annotation through the status subresource, which does not
+                changed = changed or m.get("annotations") != om.get("annotations")
+            m["generation"] = generation + 1 if changed else generation
         if _without_rv(new) == _without_rv(old):
             return old
         m["resourceVersion"] = om.get("resourceVersion")
@@ -283,6 +291,8 @@ class Api:
             )
             if res.kind == "Namespace":
                 return self._terminate_namespace(current)
+            if res.kind == "Pod":
+                return self._delete_pod(current, options)
             if current["metadata"].get("finalizers"):
                 if not current["metadata"].get("deletionTimestamp"):
                     current["metadata"]["deletionTimestamp"] = rfc3339()
@@ -290,6 +300,30 @@ class Api:
                     return self.store.put(res, current, "MODIFIED")
                 return current
             return self._delete_now(res, current, policy)
+
+    def _delete_pod(self, pod: Obj, options: dict[str, Any]) -> Obj:
+        """Graceful deletion, as the API server does it for a pod on a node: it goes Terminating
+        (``deletionTimestamp`` = now + grace) and the kubelet removes it once its containers stop
+        (``Kubelet._terminate``). ``gracePeriodSeconds: 0`` or a pod on no node goes at once."""
+        m = pod["metadata"]
+        if m.get("deletionTimestamp"):
+            return pod
+        grace = options.get("gracePeriodSeconds")
+        if grace is None:
+            grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        if int(grace) <= 0 or not (pod.get("spec") or {}).get("nodeName"):
+            return self._delete_now(resource("", "v1", "pods"), pod, "Background")
+        gone = copy.deepcopy(pod)
+        gone["metadata"]["deletionTimestamp"] = rfc3339(time.time() + int(grace))
+        gone["metadata"]["deletionGracePeriodSeconds"] = int(grace)
+        return self.store.put(resource("", "v1", "pods"), gone, "MODIFIED")
+
+    def finish_deletion(self, res: Resource, obj: Obj) -> None:
+        """The kubelet's part of a graceful deletion: remove the object now."""
+        with self.store.lock:
+            current = self.store.get(res, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+            if current is not None and current["metadata"].get("uid") == obj["metadata"].get("uid"):
+                self._delete_now(res, current, "Background")
 
     def terminating(self) -> set[str]:
         """Namespaces being deleted: controllers leave their contents alone."""
@@ -339,7 +373,9 @@ class Api:
                 self.store.put(res, kept, "MODIFIED")
             else:
                 current = self.store.get(res, ns, name)
-                if current is not None:
+                if current is not None and res.kind == "Pod":  # the garbage collector deletes pods gracefully
+                    self._delete_pod(current, {})
+                elif current is not None:
                     self._delete_now(res, current, policy)
 
     def delete_collection(

@@ -122,6 +122,9 @@ class Sandbox:
         progress_deadline_default: int = 600,
         pull_fail_images: str | re.Pattern[str] | None = None,
         crash_period: float = 1.0,
+        crash_after: float = 1.0,
+        terminate_delay: float = 0.3,
+        deny_images: str | re.Pattern[str] | None = None,
     ) -> Sandbox:
         """Start the API server on 127.0.0.1 (``port=0``: a free port) and the controllers."""
         settings = Settings(
@@ -131,6 +134,9 @@ class Sandbox:
             tick=tick,
             progress_deadline_default=progress_deadline_default,
             crash_period=crash_period,
+            crash_after=crash_after,
+            terminate_delay=terminate_delay,
+            deny_images=Settings.pattern(deny_images),
         )
         sb = cls(
             settings,
@@ -261,16 +267,21 @@ class Sandbox:
             return self.store.dump()
         if name == "settings":
             if method == "POST":
-                for key in ("ready_delay", "crash_period", "tick"):
+                for key in ("ready_delay", "crash_period", "crash_after", "terminate_delay", "tick"):
                     if key in body:
                         setattr(self.settings, key, float(body[key]))
-                for key in ("crash_images", "pull_fail_images"):
+                if "deny_message" in body:
+                    self.settings.deny_message = str(body["deny_message"])
+                for key in ("crash_images", "pull_fail_images", "deny_images"):
                     if key in body:
                         setattr(self.settings, key, Settings.pattern(body[key]))
             s = self.settings
             return {
                 "ready_delay": s.ready_delay,
                 "crash_period": s.crash_period,
+                "crash_after": s.crash_after,
+                "terminate_delay": s.terminate_delay,
+                "deny_images": s.deny_images.pattern if s.deny_images else None,
                 "tick": s.tick,
                 "crash_images": s.crash_images.pattern if s.crash_images else None,
                 "pull_fail_images": s.pull_fail_images.pattern if s.pull_fail_images else None,

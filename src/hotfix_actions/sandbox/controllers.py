@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 
+from hotfix_actions.sandbox.admission import sync_quotas
 from hotfix_actions.sandbox.api import Api
 from hotfix_actions.sandbox.deployments import DeploymentController
 from hotfix_actions.sandbox.pods import Kubelet, ReplicaSetController
@@ -43,6 +44,7 @@ class Controllers:
             self.kubelet.sync(moment)
             self.replicasets.sync(moment)
             self.deployments.sync(moment)
+            sync_quotas(self.api.store, self.api.write_internal)
             self._namespaces(moment)
             self.passes += 1
 

@@ -15,6 +15,7 @@ __all__ = [
     "condition",
     "new_condition",
     "progressed",
+    "replica_failure",
     "replicas_of",
     "revision",
     "set_condition",
@@ -90,9 +91,12 @@ def calculate(
         "readyReplicas": sum(st(r, "readyReplicas") for r in all_rs),
         "availableReplicas": available,
         "unavailableReplicas": max(sum(replicas_of(r) for r in all_rs) - available, 0),
+        "terminatingReplicas": sum(st(r, "terminatingReplicas") for r in all_rs),
     }
     status = {k: v for k, v in before.items() if k not in counts}
-    status.update({k: v for k, v in counts.items() if v})
+    # zero counts are omitted as kube omits them, except terminatingReplicas (a pointer: always there when the
+    # DeploymentReplicaSetTerminatingReplicas feature is on, as in v1.37)
+    status.update({k: v for k, v in counts.items() if v or k == "terminatingReplicas"})
     if available >= replicas - max_unavailable:
         cond = new_condition(
             "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", now
@@ -103,6 +107,23 @@ def calculate(
         )
     set_condition(status, cond)
     return status
+
+
+def replica_failure(new: Obj | None, olds: list[Obj]) -> Obj | None:
+    """kube's getReplicaFailures: the new ReplicaSet's ReplicaFailure condition, else an old one's, as a
+    Deployment condition."""
+    for rs in ([new] if new else []) + olds:
+        for cond in (rs.get("status") or {}).get("conditions") or []:
+            if cond.get("type") == "ReplicaFailure":
+                return {
+                    "type": "ReplicaFailure",
+                    "status": cond.get("status", "True"),
+                    "lastUpdateTime": cond.get("lastTransitionTime"),
+                    "lastTransitionTime": cond.get("lastTransitionTime"),
+                    "reason": cond.get("reason", "FailedCreate"),
+                    "message": cond.get("message", ""),
+                }
+    return None
 
 
 def complete(status: Obj, replicas: int, generation: int) -> bool:

@@ -14,6 +14,7 @@ from hotfix_actions.sandbox.deployment_status import (
     condition,
     new_condition,
     progressed,
+    replica_failure,
     replicas_of,
     revision,
     set_condition,
@@ -217,7 +218,8 @@ class _Sync:
         size = new_rs_replicas(self.replicas, self.surge, _rs(self.new), [_rs(r) for r in self.olds])
         if size != replicas_of(self.new):
             self._scale(self.new, size)
-        plan = old_scale_down(self.replicas, self.unavailable, _rs(self.new), [_rs(r) for r in self.olds])
+        by_age = sorted(self.olds, key=lambda r: (r["metadata"].get("creationTimestamp", ""), r["metadata"]["name"]))
+        plan = old_scale_down(self.replicas, self.unavailable, _rs(self.new), [_rs(r) for r in by_age])
         for rs in self.olds:
             if rs["metadata"]["name"] in plan:
                 self._scale(rs, plan[rs["metadata"]["name"]])
@@ -227,7 +229,8 @@ class _Sync:
         active = [r for r in self.olds if replicas_of(r) > 0]
         for rs in active:
             self._scale(rs, 0)
-        if active or any(st(r, "replicas") > 0 for r in self.olds):
+        # kube's oldPodsRunning: new pods wait until every old pod is gone, Terminating ones included
+        if active or any(st(r, "replicas") > 0 or st(r, "terminatingReplicas") > 0 for r in self.olds):
             return
         if self.new is None:
             self._ensure_new(create=True)
@@ -284,9 +287,15 @@ class _Sync:
         limit = self.spec.get("revisionHistoryLimit")
         if limit is None:
             return
-        cleanable = [r for r in self.olds if replicas_of(r) == 0 and st(r, "replicas") == 0]
-        excess = len(cleanable) - int(limit)
-        for rs in sorted(cleanable, key=revision)[: max(excess, 0)]:
+        # kube's cleanupDeployment: the excess is counted over every live old ReplicaSet, the oldest revisions
+        # are looked at first, and one that still has pods (or an unobserved spec) is skipped, not replaced
+        alive = [r for r in self.olds if not r["metadata"].get("deletionTimestamp")]
+        excess = len(alive) - int(limit)
+        by_revision = sorted(alive, key=lambda r: (revision(r), r["metadata"].get("creationTimestamp", "")))
+        for rs in by_revision[: max(excess, 0)]:
+            observed = int((rs.get("status") or {}).get("observedGeneration") or 0)
+            if st(rs, "replicas") or replicas_of(rs) or int(rs["metadata"].get("generation") or 1) > observed:
+                continue
             self.api.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"])
             self.olds.remove(rs)
 
@@ -298,6 +307,11 @@ class _Sync:
         return complete(status, self.replicas, int(self.d["metadata"].get("generation") or 1))
 
     def _rollout_conditions(self, new_status: Obj) -> None:
+        failure = replica_failure(self.new, self.olds)  # kube's syncRolloutStatus moves RS failures up
+        if failure is not None:
+            set_condition(new_status, failure)
+        else:
+            new_status["conditions"] = [c for c in new_status.get("conditions") or [] if c["type"] != "ReplicaFailure"]
         current = condition(new_status, "Progressing")
         rs_name = self.new["metadata"]["name"] if self.new else ""
         what = f'ReplicaSet "{rs_name}"' if self.new else f'Deployment "{self.name}"'

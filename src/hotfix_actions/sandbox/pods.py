@@ -1,14 +1,19 @@
 """The ReplicaSet controller and a simulated kubelet: pods are created for ReplicaSets, scheduled on one node and
-become Ready after ``ready_delay``; images matching ``crash_images`` crash-loop (CrashLoopBackOff) and those matching
-``pull_fail_images`` never start (ImagePullBackOff). Pod status is a pure function of (spec, birth time, now), so a
-re-sync that finds nothing new writes nothing.
+become Ready after ``ready_delay``; images matching ``crash_images`` are Ready, then crash after ``crash_after`` and
+restart after ``crash_period`` (CrashLoopBackOff, restartCount climbing: a real kubelet with no readiness probe);
+those matching ``pull_fail_images`` never start (ImagePullBackOff). A deleted pod stays Terminating for
+``terminate_delay``. Pod status is a pure function of (spec, birth time, now), so a re-sync that finds nothing new
+writes nothing. The same timings can be set per pod by annotation (``hotfix.test/ready-delay`` ...), as on the
+real control plane's kwok stages.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from hotfix_actions.sandbox.api import Api, Obj
@@ -16,6 +21,7 @@ from hotfix_actions.sandbox.events import record
 from hotfix_actions.sandbox.objects import random_suffix, rfc3339
 from hotfix_actions.sandbox.resources import resource
 from hotfix_actions.sandbox.settings import Settings
+from hotfix_actions.sandbox.status import ApiError
 
 __all__ = ["NODE_LABELS", "NODE_NAME", "Kubelet", "ReplicaSetController", "controller_of", "is_available"]
 
@@ -41,23 +47,77 @@ def _condition(status: Obj, kind: str) -> Obj | None:
     return None
 
 
+# Per-pod timings, the same annotations the real control plane's kwok stages read (tests/realk8s/stages.yaml),
+# as Go durations ("150ms", "2s", "1m"): a missing or malformed one falls back to the sandbox's setting.
+READY_DELAY = "hotfix.test/ready-delay"
+CRASH_AFTER = "hotfix.test/crash-after"
+BACKOFF = "hotfix.test/backoff"
+TERMINATE_DELAY = "hotfix.test/terminate-delay"
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def go_duration(text: object) -> float | None:
+    """Seconds of a Go duration like ``1m30s`` or ``250ms``; None when it is not one."""
+    if not isinstance(text, str) or not text:
+        return None
+    total, pos = 0.0, 0
+    for match in re.finditer(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text):
+        if match.start() != pos:
+            return None
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    return total if pos == len(text) else None
+
+
+def _timing(pod: Obj, key: str, default: float) -> float:
+    value = go_duration(((pod.get("metadata") or {}).get("annotations") or {}).get(key))
+    return default if value is None else value
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Where a container is in its life at one moment."""
+
+    ready: bool
+    restarts: int
+    running_since: float | None  # start of the current run, when running
+    last_run: tuple[float, float] | None  # (started, finished) of the last run that crashed
+
+
+def _crash_loop(started: float, now: float, crash_after: float, backoff: float) -> _Run:
+    """A container that runs ``crash_after`` seconds, crashes, waits ``backoff`` seconds, runs again..."""
+    cycle = max(crash_after, 0.01) + max(backoff, 0.01)
+    n = int((now - started) // cycle)
+    run_start = started + n * cycle
+    if now - run_start < crash_after:
+        last = (run_start - cycle, run_start - cycle + crash_after) if n else None
+        return _Run(True, n, run_start, last)
+    return _Run(False, n + 1, None, (run_start, run_start + crash_after))
+
+
 class Kubelet:
-    """Computes pod status from the pod spec and the clock; remembers when each pod was first seen."""
+    """Computes pod status from the pod spec and the clock; remembers when each pod was first seen, and finishes
+    the deletion of Terminating pods after their grace (``terminate_delay``)."""
 
     def __init__(self, api: Api, settings: Settings) -> None:
         self.api = api
         self.settings = settings
         self.born: dict[str, float] = {}
+        self.ready_since: dict[str, float] = {}  # uid -> when the pod last became Ready
+        self.deleting: dict[str, float] = {}  # uid -> when it was first seen Terminating
         self._ips: dict[str, str] = {}
         self._next_ip = 2
 
     def ready_at(self, pod: Obj) -> float | None:
-        """When the pod became Ready, or None when it is not Ready."""
+        """When the pod became Ready (its Ready condition as stored), or None when it is not Ready."""
         ready = _condition(pod.get("status") or {}, "Ready")
         if not ready or ready.get("status") != "True":
             return None
-        born = self.born.get(pod["metadata"]["uid"])
-        return born + self.settings.ready_delay if born is not None else 0.0
+        uid = pod["metadata"]["uid"]
+        if uid in self.ready_since:
+            return self.ready_since[uid]
+        born = self.born.get(uid)
+        return born + _timing(pod, READY_DELAY, self.settings.ready_delay) if born is not None else 0.0
 
     def _ip(self, pod: Obj) -> str:
         """A stable pod IP: the one it has (e.g. after a snapshot restore), else the next free one."""
@@ -79,6 +139,9 @@ class Kubelet:
                 continue
             uid = pod["metadata"]["uid"]
             born = self.born.setdefault(uid, now)
+            if pod["metadata"].get("deletionTimestamp"):
+                self._terminate(pod, now)
+                continue
             status = self.status_for(pod, born, now)
             if status != pod.get("status"):
                 was_crashing = _restarts(pod.get("status") or {})
@@ -102,10 +165,16 @@ class Kubelet:
                         now=now,
                     )
         live = {p["metadata"]["uid"] for p in self.api.store.list(PODS)[0]}
-        for uid in list(self.born):
-            if uid not in live:
-                self.born.pop(uid, None)
-                self._ips.pop(uid, None)
+        for table in (self.born, self._ips, self.ready_since, self.deleting):
+            for uid in [u for u in table if u not in live]:
+                table.pop(uid, None)
+
+    def _terminate(self, pod: Obj, now: float) -> None:
+        """A Terminating pod goes once its containers have stopped (``terminate_delay``), as a kubelet finishes a
+        graceful deletion."""
+        since = self.deleting.setdefault(pod["metadata"]["uid"], now)
+        if now - since >= _timing(pod, TERMINATE_DELAY, self.settings.terminate_delay):
+            self.api.finish_deletion(PODS, pod)
 
     def status_for(self, pod: Obj, born: float, now: float) -> Obj:
         spec = pod.get("spec") or {}
@@ -129,8 +198,12 @@ class Kubelet:
                     }
                 ],
             }
-        started = born + s.ready_delay
-        containers = [_container_status(c, pod, born, started, now, s) for c in spec.get("containers") or []]
+        started = born + _timing(pod, READY_DELAY, s.ready_delay)
+        runs = [self._run(c, pod, started, now) for c in spec.get("containers") or []]
+        containers = [
+            _container_status(c, pod, started, now, run, s)
+            for c, run in zip(spec.get("containers") or [], runs, strict=True)
+        ]
         all_ready = bool(containers) and all(c["ready"] for c in containers)
         pending = any(
             "waiting" in c["state"]
@@ -138,7 +211,14 @@ class Kubelet:
             for c in containers
         )
         not_ready = [c["name"] for c in containers if not c["ready"]]
-        ready_since = rfc3339(started) if all_ready else birth
+        uid = pod["metadata"]["uid"]
+        if all_ready:
+            since = max((r.running_since for r in runs if r and r.running_since is not None), default=started)
+            self.ready_since[uid] = since
+        else:
+            self.ready_since.pop(uid, None)
+        became = max((r.last_run[1] for r in runs if r and r.last_run), default=born)
+        ready_since = rfc3339(self.ready_since[uid]) if all_ready else rfc3339(max(became, born))
         cond_ready: Obj = {
             "type": "Ready",
             "status": "True" if all_ready else "False",
@@ -175,12 +255,23 @@ class Kubelet:
             "containerStatuses": containers,
         }
 
+    def _run(self, c: Obj, pod: Obj, started: float, now: float) -> _Run | None:
+        image = str(c.get("image") or "")
+        s = self.settings
+        if s.pull_fails(image) or now < started:
+            return None
+        if s.crashes(image):
+            return _crash_loop(
+                started, now, _timing(pod, CRASH_AFTER, s.crash_after), _timing(pod, BACKOFF, s.crash_period)
+            )
+        return _Run(True, 0, started, None)
+
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _container_status(c: Obj, pod: Obj, born: float, started: float, now: float, s: Settings) -> Obj:
+def _container_status(c: Obj, pod: Obj, started: float, now: float, run: _Run | None, s: Settings) -> Obj:
     image = str(c.get("image") or "")
     name = str(c.get("name") or "")
     out: Obj = {
@@ -196,35 +287,38 @@ def _container_status(c: Obj, pod: Obj, born: float, started: float, now: float,
     if s.pull_fails(image):
         out["state"] = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}}
         return out
-    if now < started:
+    if run is None or now < started:
         out["state"] = {"waiting": {"reason": "ContainerCreating"}}
         return out
     out["imageID"] = f"docker.io/library/{image.split(':', maxsplit=1)[0]}@sha256:{_digest(image)}"
     out["containerID"] = f"containerd://{_digest(pod['metadata']['uid'] + name)}"
-    if s.crashes(image):
-        restarts = 1 + int((now - started) / max(s.crash_period, 0.05))
-        last_start = started + (restarts - 1) * s.crash_period
-        out["restartCount"] = restarts
+    out["restartCount"] = run.restarts
+    if run.last_run is not None:
         out["lastState"] = {
             "terminated": {
                 "exitCode": 1,
                 "reason": "Error",
-                "startedAt": rfc3339(last_start),
-                "finishedAt": rfc3339(last_start),
+                "startedAt": rfc3339(run.last_run[0]),
+                "finishedAt": rfc3339(run.last_run[1]),
                 "containerID": out["containerID"],
             }
         }
-        out["state"] = {
-            "waiting": {
-                "reason": "CrashLoopBackOff",
-                "message": f"back-off {min(10 * restarts, 300)}s "
-                f"restarting failed container={name} pod={pod['metadata']['name']}_"
-                f"{pod['metadata'].get('namespace')}({pod['metadata']['uid']})",
-            }
-        }
+    if run.ready and run.running_since is not None:
+        out.update(ready=True, started=True, state={"running": {"startedAt": rfc3339(run.running_since)}})
         return out
-    out.update(ready=True, started=True, state={"running": {"startedAt": rfc3339(started)}})
+    out["state"] = {
+        "waiting": {
+            "reason": "CrashLoopBackOff",
+            "message": f"back-off {min(10 * 2 ** max(run.restarts - 1, 0), 300)}s "
+            f"restarting failed container={name} pod={pod['metadata']['name']}_"
+            f"{pod['metadata'].get('namespace')}({pod['metadata']['uid']})",
+        }
+    }
     return out
+
+
+def _rs_conditions(rs: Obj) -> list[Obj]:
+    return list((rs.get("status") or {}).get("conditions") or [])
 
 
 def _restarts(status: Obj) -> int:
@@ -255,30 +349,60 @@ class ReplicaSetController:
     def __init__(self, api: Api, kubelet: Kubelet) -> None:
         self.api = api
         self.kubelet = kubelet
+        # uid -> (next attempt, delay): a refused create is retried with a doubling delay, as kube requeues a
+        # ReplicaSet whose sync failed, instead of on every pass
+        self.create_backoff: dict[str, tuple[float, float]] = {}
 
     def sync(self, now: float) -> None:
         pods_by_owner: dict[str, list[Obj]] = {}
+        terminating: dict[str, int] = {}
         for pod in self.api.store.list(PODS)[0]:
             owner = controller_of(pod)
             if owner and not pod["metadata"].get("deletionTimestamp"):
                 pods_by_owner.setdefault(owner, []).append(pod)
+            elif owner:
+                terminating[owner] = terminating.get(owner, 0) + 1
         skip = self.api.terminating()
         for rs in self.api.store.list(REPLICASETS)[0]:
             if rs["metadata"].get("deletionTimestamp") or rs["metadata"]["namespace"] in skip:
                 continue
-            self._sync_one(rs, pods_by_owner.get(rs["metadata"]["uid"], []), now)
+            uid = rs["metadata"]["uid"]
+            self._sync_one(rs, pods_by_owner.get(uid, []), terminating.get(uid, 0), now)
 
-    def _sync_one(self, rs: Obj, pods: list[Obj], now: float) -> None:
+    def _sync_one(self, rs: Obj, pods: list[Obj], terminating: int, now: float) -> None:
         spec = rs.get("spec") or {}
         want = int(spec.get("replicas") or 0)
         m = rs["metadata"]
-        if len(pods) < want:
+        failure: str | None = None
+        next_try, delay = self.create_backoff.get(m["uid"], (0.0, 0.0))
+        if len(pods) < want and now < next_try:
+            failure = next((c.get("message", "") for c in _rs_conditions(rs) if c.get("type") == "ReplicaFailure"), "")
+        elif len(pods) < want:
             for _ in range(want - len(pods)):
-                pods.append(self._create_pod(rs, now))
+                try:
+                    pods.append(self._create_pod(rs, now))
+                    self.create_backoff.pop(m["uid"], None)
+                except ApiError as exc:  # quota exceeded, admission denied: kube's FailedCreate
+                    delay = min(max(delay * 2, 0.5), 10.0)
+                    self.create_backoff[m["uid"]] = (now + delay, delay)
+                    failure = exc.message
+                    record(
+                        self.api,
+                        rs,
+                        "ReplicaSet",
+                        "FailedCreate",
+                        f"Error creating: {exc.message}",
+                        component="replicaset-controller",
+                        warning=True,
+                        now=now,
+                    )
+                    break
         elif len(pods) > want:
             pods.sort(key=lambda p: _delete_rank(self.kubelet, p))
             for pod in pods[: len(pods) - want]:
-                self.api.delete(PODS, m["namespace"], pod["metadata"]["name"])
+                gone = self.api.delete(PODS, m["namespace"], pod["metadata"]["name"])
+                if gone["metadata"].get("deletionTimestamp"):  # Terminating (a pod on no node goes at once)
+                    terminating += 1
                 record(
                     self.api,
                     rs,
@@ -295,8 +419,25 @@ class ReplicaSetController:
             "fullyLabeledReplicas": len(pods),
             "readyReplicas": sum(1 for p in pods if self.kubelet.ready_at(p) is not None),
             "availableReplicas": sum(1 for p in pods if is_available(self.kubelet, p, min_ready, now)),
+            "terminatingReplicas": terminating,
             "observedGeneration": int(m.get("generation") or 1),
         }
+        status = {k: v for k, v in status.items() if v or k in ("replicas", "terminatingReplicas")}
+        conditions = [c for c in (rs.get("status") or {}).get("conditions") or [] if c.get("type") == "ReplicaFailure"]
+        if failure is not None and not conditions:  # kube's calculateStatus: set once, cleared on success
+            conditions = [
+                {
+                    "type": "ReplicaFailure",
+                    "status": "True",
+                    "lastTransitionTime": rfc3339(now),
+                    "reason": "FailedCreate",
+                    "message": failure,
+                }
+            ]
+        elif failure is None:
+            conditions = []
+        if conditions:
+            status["conditions"] = conditions
         if status != rs.get("status"):
             new = copy.deepcopy(rs)
             new["status"] = status

@@ -83,6 +83,16 @@ RESOURCES: tuple[Resource, ...] = (
         status_subresource=True,
     ),
     Resource("", "v1", "Event", "events", "event", short_names=("ev",)),
+    Resource(
+        "",
+        "v1",
+        "ResourceQuota",
+        "resourcequotas",
+        "resourcequota",
+        short_names=("quota",),
+        subresources=("status",),
+        status_subresource=True,
+    ),
     Resource("", "v1", "ConfigMap", "configmaps", "configmap", short_names=("cm",)),
     Resource("", "v1", "Secret", "secrets", "secret"),
     Resource(

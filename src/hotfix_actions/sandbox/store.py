@@ -22,7 +22,11 @@ from hotfix_actions.sandbox.resources import RESOURCES, Resource, by_kind
 
 __all__ = ["Change", "Store", "etcd_key"]
 
-_LOG_LIMIT = 50_000
+# The watch cache's history per resource type: at least this many changes are kept, older ones go once they are
+# older than ``HISTORY_FRESH`` seconds (kube-apiserver: 100 events, 75 s), never more than ``_HISTORY_MAX``.
+HISTORY_MIN = 100
+HISTORY_FRESH = 75.0
+_HISTORY_MAX = 100 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,15 +59,44 @@ def _select(
     ]
 
 
+class _History:
+    """The changes of one resource type still known, oldest first; ``floor``: the newest one forgotten."""
+
+    def __init__(self, floor: int = 0) -> None:
+        self.changes: list[Change] = []
+        self.rvs: list[int] = []
+        self.times: list[float] = []
+        self.floor = floor
+
+    def add(self, change: Change, now: float, keep: int, fresh: float) -> None:
+        self.changes.append(change)
+        self.rvs.append(change.rv)
+        self.times.append(now)
+        cut = 0
+        while len(self.rvs) - cut > _HISTORY_MAX or (len(self.rvs) - cut > keep and now - self.times[cut] > fresh):
+            cut += 1
+        if cut:
+            self.floor = self.rvs[cut - 1]
+            del self.changes[:cut], self.rvs[:cut], self.times[:cut]
+
+    def after(self, rv: int) -> list[Change]:
+        return self.changes[bisect.bisect_right(self.rvs, rv) :]
+
+
 class Store:
+    """Objects, one resourceVersion counter, and per type a history of changes for watches and past reads.
+
+    ``history_min`` / ``history_fresh`` (public, may change while it runs) bound that history as the watch cache
+    does: a watch or an exact read from before what is kept is 410 Expired, as a real cluster answers it."""
+
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {r.rid: {} for r in RESOURCES}
         self._rv = 0
-        self._log: list[Change] = []
-        self._log_rvs: list[int] = []
-        self._floor = 0  # changes at or below this RV are no longer in the log
+        self._history: dict[str, _History] = {r.rid: _History() for r in RESOURCES}
+        self.history_min = HISTORY_MIN
+        self.history_fresh = HISTORY_FRESH
         self._listeners: list[Callable[[], None]] = []
         self.closed = False
 
@@ -97,13 +130,11 @@ class Store:
         with self.lock:
             if rv > self._rv:
                 raise ValueError(f"resourceVersion {rv} is in the future (current {self._rv})")
-            if rv < self._floor:
+            history = self._history[res.rid]
+            if rv < history.floor:
                 return None
             table = dict(self._objects[res.rid])
-            start = bisect.bisect_right(self._log_rvs, rv)
-            for change in reversed(self._log[start:]):
-                if change.rid != res.rid:
-                    continue
+            for change in reversed(history.after(rv)):
                 key = (change.namespace, change.obj["metadata"]["name"])
                 if change.old is None:
                     table.pop(key, None)
@@ -158,13 +189,7 @@ class Store:
             return copy.deepcopy(gone)
 
     def _record(self, change: Change) -> None:
-        self._log.append(change)
-        self._log_rvs.append(change.rv)
-        if len(self._log) > _LOG_LIMIT:
-            cut = len(self._log) // 2
-            self._floor = self._log_rvs[cut - 1]
-            del self._log[:cut]
-            del self._log_rvs[:cut]
+        self._history[change.rid].add(change, time.monotonic(), self.history_min, self.history_fresh)
         self.changed.notify_all()
         for listener in list(self._listeners):
             listener()
@@ -176,10 +201,13 @@ class Store:
     def changes_after(self, rv: int, rid: str) -> builtins.list[Change] | None:
         """Changes of one type after ``rv``; None when ``rv`` is older than the log keeps (410 Expired)."""
         with self.lock:
-            if rv < self._floor:
-                return None
-            start = bisect.bisect_right(self._log_rvs, rv)
-            return [c for c in self._log[start:] if c.rid == rid]
+            history = self._history[rid]
+            return None if rv < history.floor else history.after(rv)
+
+    def history_floor(self, rid: str) -> int:
+        """The newest resourceVersion of a type whose change is forgotten (what "too old" is measured against)."""
+        with self.lock:
+            return self._history[rid].floor
 
     def wait(self, after_rv: int, timeout: float) -> None:
         """Block until a change newer than ``after_rv`` lands, the store closes, or ``timeout`` passes."""
@@ -209,9 +237,7 @@ class Store:
                 m = obj["metadata"]
                 self._objects[res.rid][(m.get("namespace", "") if res.namespaced else "", m["name"])] = obj
             self._rv = max(int(data.get("resourceVersion") or 0), self._rv)
-            self._log.clear()
-            self._log_rvs.clear()
-            self._floor = self._rv
+            self._history = {r.rid: _History(self._rv) for r in RESOURCES}
 
     def save(self, path: Path) -> None:
         """Write a snapshot atomically (temp file, fsync, rename)."""

@@ -137,7 +137,7 @@ def stream(
             changes = store.changes_after(cursor, res.rid)
             now_rv = store.resource_version
         if changes is None:
-            send(_error(410, f"too old resource version: {cursor} ({now_rv})", "Expired"))
+            send(_error(410, f"too old resource version: {cursor} ({store.history_floor(res.rid)})", "Expired"))
             return "error"
         for change in changes:
             if req.namespace is not None and change.namespace != req.namespace:
