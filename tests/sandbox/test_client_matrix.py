@@ -193,7 +193,7 @@ def test_rollout_status_succeeds(kube: Any, api: Api) -> None:
 # 5 rollout status: the progress deadline, through the watch
 def test_rollout_status_fails_on_the_progress_deadline(kube: Any, api: Api) -> None:
     _ready(kube, progressDeadlineSeconds=2)
-    _set_image(api, "nginx:bad")
+    _set_image(api, "nginx:nopull")  # never Ready on both backends
     start = time.monotonic()
     with pytest.raises(DeadlineExceeded, match='deployment "web" exceeded its progress deadline'):
         rollout_status(api, timeout=45)

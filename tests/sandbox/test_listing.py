@@ -20,6 +20,7 @@ from hotfix_actions.sandbox.status import ApiError
 from hotfix_actions.sandbox.store import Store
 
 CONFIGMAPS = resource("", "v1", "configmaps")
+NAMESPACE = resource("", "v1", "namespaces")
 NAMESPACES = ("a", "a-b", "b")
 NAMES = ("x", "x1", "y", "z")
 
@@ -55,6 +56,31 @@ def test_a_past_state_rebuilt_from_the_log_is_what_the_store_held(history: list[
         seen[store.resource_version] = _state(store, namespace)
     for rv, expected in seen.items():
         assert store.list_at(CONFIGMAPS, rv, namespace) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(history=ops, keep=st.integers(1, 8), other=st.integers(0, 5))
+def test_a_short_history_answers_exactly_or_says_gone(history: list[Any], keep: int, other: int) -> None:
+    """With the watch cache's bound (keep ``keep`` changes per type, forget older ones at once), a past state is
+    either exactly what the store held or gone (410), never wrong; other types' changes do not push it out."""
+    store = Store()
+    store.history_min, store.history_fresh = keep, 0.0
+    seen = {store.resource_version: _state(store)}
+    changes: list[int] = []  # resourceVersions of the ConfigMap changes
+    for op in history:
+        before = store.resource_version
+        _apply(store, op)
+        if store.resource_version != before:
+            changes.append(store.resource_version)
+        seen[store.resource_version] = _state(store)
+        for _ in range(other):  # writes of another type in between
+            store.put(NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}, "MODIFIED")
+    floor = store.history_floor(CONFIGMAPS.rid)
+    assert floor == (changes[-keep - 1] if len(changes) > keep else 0)
+    for rv, expected in seen.items():
+        got = store.list_at(CONFIGMAPS, rv, None)
+        assert got is None if rv < floor else got == expected
+        assert (store.changes_after(rv, CONFIGMAPS.rid) is None) == (rv < floor)
 
 
 def test_lists_come_in_etcd_key_order() -> None:

@@ -14,6 +14,9 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kubernetes import client as kube_client
+from kubernetes import config as kube_config
+from kubernetes import watch as kube_watch
 
 from hotfix_actions.sandbox import Sandbox
 
@@ -156,6 +159,33 @@ def test_a_watch_asked_for_tables_sends_one_row_tables_with_the_columns_once(san
     assert [c["name"] for c in first["columnDefinitions"]][:1] == ["Name"] and second["columnDefinitions"] == []
     assert [r["cells"][0] for r in (*first["rows"], *second["rows"])] == ["b", "c"]
     assert first["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
+
+
+def test_a_watch_from_before_the_kept_history_is_410_expired_and_a_client_relists(sandbox: Sandbox) -> None:
+    """The watch cache keeps a bounded history per type; a client that hits its end must relist, as on a cluster."""
+    sandbox.store.history_min, sandbox.store.history_fresh = 2, 0.0
+    old = sandbox.store.resource_version
+    for i in range(5):
+        sandbox.apply(configmap("a", value=str(i)))
+    floor = sandbox.store.history_floor("/configmaps")
+    assert old < floor < sandbox.store.resource_version
+    (event,) = stream(sandbox.url, f"{CM.format(ns='default')}?watch=true&resourceVersion={old}&timeoutSeconds=2")
+    assert event["type"] == "ERROR" and event["object"]["code"] == 410 and event["object"]["reason"] == "Expired"
+    assert event["object"]["message"] == f"too old resource version: {old} ({floor})"
+    kept = stream(sandbox.url, f"{CM.format(ns='default')}?watch=true&resourceVersion={floor}&timeoutSeconds=1")
+    assert [e["object"]["data"]["v"] for e in kept] == ["3", "4"]
+    api_client = kube_config.new_client_from_config(config_file=str(sandbox.kubeconfig_path))
+    try:
+        core = kube_client.CoreV1Api(api_client)
+        with pytest.raises(kube_client.ApiException) as gone:
+            list(kube_watch.Watch().stream(core.list_namespaced_config_map, "default", resource_version=str(old),
+                                           timeout_seconds=2))  # fmt: skip
+        assert gone.value.status == 410
+        relisted = core.list_namespaced_config_map("default")  # the way on: a fresh list, then watch from it
+        (item,) = relisted.items
+        assert item.data == {"v": "4"} and int(relisted.metadata.resource_version) >= floor
+    finally:
+        api_client.close()
 
 
 # -- ListOptions as upstream refuses them ----------------------------------------------------------------------------
