@@ -159,37 +159,40 @@ WHERE w.application_name LIKE {quote_literal(_pattern(token))};
     ]
 
 
-def ours(session: PsqlSession, token: str, *, exclude: Sequence[int] = ()) -> list[int]:
-    """Pids of the server sessions carrying our token (anywhere in the cluster), besides ``exclude``."""
+def ours(session: PsqlSession, token: str, *, exclude: Sequence[int] = (), roles: Sequence[str] = ()) -> list[int]:
+    """Pids of the server sessions carrying our token (anywhere in the cluster), besides ``exclude`` and the
+    sessions of the ``roles`` named (e.g. the guard's)."""
     skip = ", ".join(str(int(p)) for p in (session.pid, *exclude))
+    names = "".join(f" AND application_name <> {quote_literal(app_name(token, r))}" for r in roles)
     sql = (
         "SELECT coalesce(json_agg(pid ORDER BY pid), '[]') FROM pg_stat_activity "  # noqa: S608
-        f"WHERE application_name LIKE {quote_literal(_pattern(token))} AND pid NOT IN ({skip});"
+        f"WHERE application_name LIKE {quote_literal(_pattern(token))} AND pid NOT IN ({skip}){names};"
     )
     data = query_json(session, sql) or []
     return [int(p) for p in data]
 
 
 def terminate(session: PsqlSession, pids: Sequence[int], *, wait_ms: int = 5000) -> dict[int, str | None]:
-    """pg_terminate_backend each pid (waiting up to ``wait_ms`` for it to exit): pid -> None when it is gone,
-    else the reason (permission denied, still running)."""
+    """pg_terminate_backend every pid at once, then wait up to ``wait_ms`` until they are gone: pid -> None when it
+    is gone, else the reason (permission denied, still connected)."""
+    if not pids:
+        return {}
     result: dict[int, str | None] = {}
-    for pid in pids:
-        try:
-            rows = session.execute(
-                f"SELECT pg_terminate_backend({int(pid)}, {int(wait_ms)});", timeout=wait_ms / 1000 + 30
-            )
-        except DatabaseError as exc:
-            result[pid] = exc.message
-            continue
-        answer = rows[0].strip() if rows else ""
-        result[pid] = None if answer == "t" else "did not exit in time (or was already gone)"
-    still = set(wait_gone(session, list(pids), timeout=2.0))
+    listed = ", ".join(str(int(p)) for p in pids)
+    try:
+        session.execute(f"SELECT count(pg_terminate_backend(p)) FROM unnest(ARRAY[{listed}]::int[]) AS p;")  # noqa: S608
+    except DatabaseError:  # one of them may not be ended by us (another role's): ask one by one to say which
+        for pid in pids:
+            try:
+                session.execute(f"SELECT pg_terminate_backend({int(pid)});")
+            except DatabaseError as exc:
+                result[pid] = exc.message
+    still = set(wait_gone(session, list(pids), timeout=wait_ms / 1000))
     for pid in pids:
         if pid not in still:
             result[pid] = None
         elif result.get(pid) is None:
-            result[pid] = "still connected"
+            result[pid] = f"still connected {wait_ms / 1000:.0f}s after pg_terminate_backend"
     return result
 
 

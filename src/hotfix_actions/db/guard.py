@@ -87,11 +87,16 @@ class Guard:
             raise DatabaseError(f"the restore guard could not start: {exc.strerror}") from None
         self.pid = self.proc.pid
         self.session_pid = 0
+        self.tell(json.dumps(dict(config)))
+
+    def ready(self) -> None:
+        """Wait until the guard has its own session open (it is started early, and waited for here)."""
+        if self.session_pid:
+            return
         try:
-            self.tell(json.dumps(dict(config)))
             assert self.proc.stdout is not None
             ready = self.proc.stdout.readline().split()
-        except (DatabaseError, OSError):
+        except OSError:
             ready = []
         if len(ready) != 2 or ready[0] != "ready":
             self.proc.kill()
@@ -148,7 +153,7 @@ def cleanup(session: PsqlSession, config: Mapping[str, object], state: GuardStat
     """The restore died: end its sessions, state what the database is, allow connections again."""
     token = str(config["token"])
     database = str(config["database"])
-    _say(err, f"the restore (pid {config.get('parent', '?')}) ended before it finished; cleaning up")
+    _say(err, f"the restore (pid {config.get('parent', '?')}) ended or gave up before it finished; cleaning up")
     code = 0
     try:
         left = activity.ours(session, token)

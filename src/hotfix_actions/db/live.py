@@ -98,6 +98,7 @@ class LiveRestore:
         self.preflight: Preflight | None = None
         self._load: Operation | None = None
         self._restore_proc: subprocess.Popen[bytes] | None = None
+        self._armed = False  # the restore session began: a guard not released must clean up
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def __enter__(self) -> LiveRestore:
@@ -179,8 +180,7 @@ FROM pg_database d WHERE d.datname = current_database();"""  # noqa: S608 (only 
 
     def ours(self) -> list[int]:
         """Our sessions on the server besides the control session and the guard's."""
-        exclude = [self.guard.session_pid] if self.guard else []
-        return activity.ours(self._control, self.token, exclude=exclude)
+        return activity.ours(self._control, self.token, roles=["guard"] if self.guard else [])
 
     def wait_gone(self, pids: list[int], timeout: float) -> list[int]:
         return activity.wait_gone(self._control, pids, timeout=timeout)
@@ -190,7 +190,8 @@ FROM pg_database d WHERE d.datname = current_database();"""  # noqa: S608 (only 
 
     # -- connections --------------------------------------------------------------------------------
     def start_guard(self, database: str) -> None:
-        """Start the guard (it opens its own session now, while connections are allowed)."""
+        """Start the guard process (it opens its own session while connections are allowed); it is waited for before
+        anything it would have to undo."""
         if self.guard is not None:
             return
         config = {
@@ -208,8 +209,14 @@ FROM pg_database d WHERE d.datname = current_database();"""  # noqa: S608 (only 
             with contextlib.suppress(DatabaseError):  # a guard that died is noticed when it is released
                 self.guard.tell(line)
 
+    def _guard_ready(self) -> None:
+        if self.guard is None:
+            raise DatabaseError("the restore guard was not started")
+        self.guard.ready()
+
     def block_connections(self, database: str) -> bool:
         """ALTER DATABASE ... ALLOW_CONNECTIONS false from the maintenance database; True when it reads back false."""
+        self._guard_ready()
         self.tell_guard("blocked")  # first: a death between the ALTER and this line must still be undone
         sql = f"ALTER DATABASE {activity.quote_ident(database)} ALLOW_CONNECTIONS false;"
         self.tools._psql(sql, database=self.maintenance_db, timeout=60)
@@ -240,6 +247,8 @@ FROM pg_database d WHERE d.datname = current_database();"""  # noqa: S608 (only 
     # -- the restore session ------------------------------------------------------------------------
     def begin(self) -> Operation:
         """Open the restore session, start its transaction and lock every table it may write (EXCLUSIVE)."""
+        self._guard_ready()  # from here on there is something to undo if we die
+        self._armed = True
         session = self._session("restore", stop_on_error=True)
         self.restore_session = session
         version = self.preflight.server_version_num if self.preflight else 0
@@ -366,6 +375,6 @@ FROM pg_database d WHERE d.datname = current_database();"""  # noqa: S608 (only 
         for session in (self.restore_session, self.control):
             if session is not None:
                 session.close(5)
-        if self.guard is not None:  # not released: whatever happened, let the guard check and clean up
-            self.release_guard(cleaned_up=False)
+        if self.guard is not None:  # not released: if anything began, let the guard check and clean up
+            self.release_guard(cleaned_up=not self._armed)
         self.tools.app_name = None

@@ -85,6 +85,8 @@ class PgTools:
         if self._secret_dir is None:
             self._secret_dir = tempfile.mkdtemp(prefix="hotfix-pg-")  # 0700
         path = Path(self._secret_dir) / "pgpass"
+        if path.is_file():  # written once: rewriting it while another child reads it would race
+            return str(path)
         escaped = password.replace("\\", "\\\\").replace(":", "\\:")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

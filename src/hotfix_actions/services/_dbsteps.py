@@ -22,12 +22,15 @@ from hotfix_actions.ports import BackupStore, Database, StoredBackup
 from hotfix_actions.report import Outcome, Reporter, Row, problem_reasons
 
 __all__ = [
+    "DumpedFile",
     "Provenance",
     "Steps",
     "check_dump",
     "deep_check",
+    "dump_file",
     "get_entry",
     "manifest_of",
+    "publish_file",
     "record_verification",
     "take_backup",
     "total",
@@ -99,6 +102,90 @@ def get_entry(store: BackupStore, name: str) -> StoredBackup:
     return entry
 
 
+@dataclass(frozen=True)
+class DumpedFile:
+    """A dump written and fsynced but not yet read back or published (it is not a backup yet)."""
+
+    name: str
+    temp: str
+    size: int
+    sha256: str
+    kind: BackupKind
+
+
+def dump_file(
+    db: Database, store: BackupStore, kind: BackupKind, prov: Provenance, steps: Steps, *, compress: int | None = None
+) -> DumpedFile:
+    """pg_dump into a reserved temporary file and fsync it; on any failure quarantine it and raise."""
+    name = make_backup_name(db.name, prov.now(), kind, prov.token())
+    temp = store.reserve(name)
+    steps.say(f"pg_dump -Fc of {db.describe()} into {store.describe()} as {name}")
+    try:
+        db.dump(temp, compress=compress)
+        size, sha = store.digest(temp)
+        if size == 0:
+            raise DatabaseError("pg_dump exited 0 but wrote an empty file")
+    except HotfixError as exc:
+        raise _quarantined(store, temp, name, kind, db.name, exc) from exc
+    except BaseException:  # interrupted (a signal): nothing half-written may look like a backup
+        store.quarantine(temp, name, "interrupted")
+        raise
+    return DumpedFile(name=name, temp=temp, size=size, sha256=sha, kind=kind)
+
+
+def _quarantined(
+    store: BackupStore, temp: str, name: str, kind: BackupKind, database: str, exc: HotfixError
+) -> DatabaseError:
+    where = store.quarantine(temp, name, str(exc))
+    aside = f"; the partial file was moved to {where}" if where else "; no partial file was left"
+    return DatabaseError(f"{kind.value} backup of {database} failed, nothing was published{aside}: {exc.message}")
+
+
+def publish_file(
+    db: Database, store: BackupStore, dumped: DumpedFile, prov: Provenance, versions: tuple[str, str]
+) -> Manifest:
+    """Read the dump back in full (table of contents, every block, row counts), then publish it with its manifest;
+    on any failure quarantine it and raise. Safe to run in a thread: it only reads the file and writes the store."""
+    client, server = versions
+    try:
+        toc = db.toc_entries(dumped.temp)
+        contents = db.read_all(dumped.temp)
+    except HotfixError as exc:
+        raise _quarantined(store, dumped.temp, dumped.name, dumped.kind, db.name, exc) from exc
+    except BaseException:
+        store.quarantine(dumped.temp, dumped.name, "interrupted")
+        raise
+    rows = dict(contents.rows)
+    manifest = Manifest(
+        name=dumped.name,
+        file=f"{dumped.name}.dump",
+        database=db.name,
+        host=db.describe(),
+        server_version=contents.dumped_from or server,
+        pg_dump_version=contents.dumped_by or client,
+        created_at=prov.stamp(),
+        hotfix_version=prov.hotfix_version,
+        git_sha=prov.git_sha,
+        size=dumped.size,
+        sha256=dumped.sha256,
+        kind=dumped.kind,
+        toc_entries=toc,
+        tables=tuple(sorted(rows.items())),
+        verification=Verification(
+            ok=True,
+            at=prov.stamp(),
+            deep=False,
+            checks=(
+                f"checksum recorded: {dumped.size} bytes",
+                f"table of contents: {toc} entries",
+                f"full read: {total(rows)}",
+            ),
+        ),
+    )
+    store.publish(dumped.temp, dumped.name, manifest.to_dict())
+    return manifest
+
+
 def take_backup(
     db: Database,
     store: BackupStore,
@@ -110,55 +197,7 @@ def take_backup(
     compress: int | None = None,
 ) -> Manifest:
     """Dump, fsync, read back in full, then publish dump and manifest; on any failure quarantine and raise."""
-    client, server = versions
-    name = make_backup_name(db.name, prov.now(), kind, prov.token())
-    temp = store.reserve(name)
-    steps.say(f"pg_dump -Fc of {db.describe()} into {store.describe()} as {name}")
-    try:
-        db.dump(temp, compress=compress)
-        size, sha = store.digest(temp)
-        if size == 0:
-            raise DatabaseError("pg_dump exited 0 but wrote an empty file")
-        toc = db.toc_entries(temp)
-        contents = db.read_all(temp)
-    except HotfixError as exc:
-        where = store.quarantine(temp, name, str(exc))
-        aside = f"; the partial file was moved to {where}" if where else "; no partial file was left"
-        raise DatabaseError(
-            f"{kind.value} backup of {db.name} failed, nothing was published{aside}: {exc.message}"
-        ) from exc
-    except BaseException:  # interrupted (a signal): nothing half-written may look like a backup
-        store.quarantine(temp, name, "interrupted")
-        raise
-    rows = dict(contents.rows)
-    manifest = Manifest(
-        name=name,
-        file=f"{name}.dump",
-        database=db.name,
-        host=db.describe(),
-        server_version=contents.dumped_from or server,
-        pg_dump_version=contents.dumped_by or client,
-        created_at=prov.stamp(),
-        hotfix_version=prov.hotfix_version,
-        git_sha=prov.git_sha,
-        size=size,
-        sha256=sha,
-        kind=kind,
-        toc_entries=toc,
-        tables=tuple(sorted(rows.items())),
-        verification=Verification(
-            ok=True,
-            at=prov.stamp(),
-            deep=False,
-            checks=(
-                f"checksum recorded: {size} bytes",
-                f"table of contents: {toc} entries",
-                f"full read: {total(rows)}",
-            ),
-        ),
-    )
-    store.publish(temp, name, manifest.to_dict())
-    return manifest
+    return publish_file(db, store, dump_file(db, store, kind, prov, steps, compress=compress), prov, versions)
 
 
 def deep_check(db: Database, dump: str, manifest: Manifest, steps: Steps) -> bool:

@@ -16,244 +16,76 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hotfix_actions.decide.db import BackupKind, Check, Manifest, check_rows
-from hotfix_actions.decide.db_live import (
-    DbSession,
-    EndState,
-    SessionAction,
-    SessionRecord,
-    SessionsMode,
-    age_text,
-    describe_lock,
-    describe_session,
-    describe_wait,
-    end_state,
-    inert,
-    plan_sessions,
-)
+from hotfix_actions.decide.db_live import EndState, end_state, inert
 from hotfix_actions.decide.verdict import Status
 from hotfix_actions.errors import DatabaseError, ExitCode, HotfixError, Interrupted
-from hotfix_actions.ports import BackupStore, Database, LiveDatabase, PendingOperation, StoredBackup
-from hotfix_actions.report import md_escape, md_table
-from hotfix_actions.services._dbsteps import Provenance, Steps, take_backup, total
+from hotfix_actions.ports import BackupStore, StoredBackup
+from hotfix_actions.services._dbsteps import DumpedFile, Provenance, dump_file, publish_file, total
+from hotfix_actions.services.db_settle import Abort, LiveOptions, SessionKeeper, plan_text
 
 __all__ = ["PRE_RESTORE_COMPRESS", "LiveOptions", "LiveRestoreFlow", "plan_text"]
 
 PRE_RESTORE_COMPRESS = 1  # the pre-restore dump is on the incident's clock: zlib level 1, a few % larger, ~3x faster
-_TERMINATE_ROUNDS = 5
-
-
-@dataclass(frozen=True)
-class LiveOptions:
-    mode: SessionsMode = SessionsMode.REFUSE
-    wait_seconds: float = 60.0
-    lock_timeout: float = 5.0
-    block_connections: bool = True
-    restore_timeout: float = 3600.0
-    progress_every: float = 3.0
-
-
-class _Abort(Exception):
-    def __init__(self, check: Check) -> None:
-        super().__init__(check.reason)
-        self.check = check
 
 
 @dataclass
-class LiveRestoreFlow:
+class LiveRestoreFlow(SessionKeeper):
     """One restore of ``entry`` into the live database ``db``; ``run`` fills ``steps`` and ``outputs``."""
 
-    db: Database
-    live: LiveDatabase
-    entry: StoredBackup
-    manifest: Manifest
-    pre_store: BackupStore
-    prov: Provenance
-    steps: Steps
-    opts: LiveOptions
-    versions: tuple[str, str]
-    outputs: dict[str, str]
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    records: dict[int, SessionRecord] = field(default_factory=dict)
-    pre: Manifest | None = None
-    blocked: bool = False
-    began: bool = False  # the restore session was opened (locks may have been taken)
-    loading: bool = False
-    committed: bool | None = False
-    state: EndState | None = None
-    exit_code: ExitCode | None = None  # set when a signal stopped the run
-    _wait_started: float | None = None
-    _last_wait: str = ""
+    entry: StoredBackup = field(kw_only=True)
+    manifest: Manifest = field(kw_only=True)
+    pre_store: BackupStore = field(kw_only=True)
+    prov: Provenance = field(kw_only=True)
+    versions: tuple[str, str] = field(kw_only=True)
+    outputs: dict[str, str] = field(kw_only=True)
+    pre: Manifest | None = field(default=None, kw_only=True)
+    before: dict[str, int] | None = field(default=None, kw_only=True)  # row counts the restore replaces
+    began: bool = field(default=False, kw_only=True)  # the restore session was opened (locks may have been taken)
+    loading: bool = field(default=False, kw_only=True)
+    committed: bool | None = field(default=False, kw_only=True)
+    state: EndState | None = field(default=None, kw_only=True)
+    exit_code: ExitCode | None = field(default=None, kw_only=True)  # set when a signal stopped the run
 
-    # -- recording ----------------------------------------------------------------------------------
-    def _record(self, session: DbSession, action: SessionAction, detail: str = "") -> None:
-        self.records[session.pid] = SessionRecord(session, action, detail)
-
-    def sessions_json(self) -> str:
-        return json.dumps([r.to_dict() for r in self.records.values()])
-
-    def markdown(self) -> str:
-        head = f"### Sessions on {md_escape(self.db.name)}\n\n"
-        if not self.records:
-            return head + "No other session was connected.\n"
-        rows = [
-            [
-                str(r.session.pid),
-                md_escape(inert(r.session.user)),
-                md_escape(inert(r.session.application, 40)),
-                md_escape(inert(r.session.state) if r.session.state is not None else "hidden"),
-                age_text(r.session.xact_age) if r.session.xact_age is not None else "-",
-                md_escape(r.action.value + (f": {inert(r.detail, 120)}" if r.detail else "")),
-            ]
-            for r in self.records.values()
-        ]
-        table = md_table(["pid", "user", "application", "state", "transaction open", "what was done"], rows)
-        blocked = "New connections were blocked during the restore.\n" if self.blocked else ""
-        return head + table + "\n" + blocked
-
-    # -- the steps ----------------------------------------------------------------------------------
-    def settle(self, name: str) -> None:
-        """Apply the chosen mode to the other sessions until none is left; raise _Abort when refusing."""
-        act = self.live.look()
-        first = True
-        rounds = 0
-        said = 0.0
-        terminated: list[int] = []
-        while True:
-            others = list(act.sessions)
-            for s in others:
-                if s.pid not in self.records or self.records[s.pid].action is SessionAction.FOUND:
-                    self._record(s, SessionAction.FOUND)
-                if first:
-                    locks = act.locks_of(s.pid)
-                    lock_text = "; " + ", ".join(describe_lock(x) for x in locks[:4]) if locks else ""
-                    self.steps.say(f"connected: {describe_session(s)}{lock_text}")
-            first = False
-            now = self.clock()
-            waited = 0.0 if self._wait_started is None else now - self._wait_started
-            plan = plan_sessions(self.opts.mode, others, act, waited=waited, wait_limit=self.opts.wait_seconds)
-            still = {s.pid for s in others}
-            if plan.action == "proceed":
-                for rec in list(self.records.values()):
-                    if rec.action is SessionAction.FOUND and rec.session.pid not in still:
-                        self._record(rec.session, SessionAction.LEFT, f"disconnected within {waited:.0f}s")
-                reason = plan.reason
-                if terminated:
-                    reason = f"{len(terminated)} terminated and confirmed gone (pid {', '.join(map(str, terminated))})"
-                self.steps.add(Check(name, Status.PASS, reason))
-                return
-            if plan.action == "terminate":
-                rounds += 1
-                if rounds > _TERMINATE_ROUNDS:
-                    self._refuse(
-                        others,
-                        name,
-                        "sessions keep reconnecting after pg_terminate_backend; block new "
-                        "connections (the default) or pass --scale-deployment",
-                    )
-                self.steps.say(plan.reason)
-                self._terminate(others, terminated)
-            elif plan.action == "wait":
-                if self._wait_started is None:
-                    self._wait_started = now
-                if now - said >= self.opts.progress_every:
-                    names = ", ".join(describe_session(s) for s in others[:3])
-                    self.steps.say(f"waiting {waited:.0f}s of {self.opts.wait_seconds:.0f}s for {names} to disconnect")
-                    said = now
-                self.sleep(min(0.5, self.opts.progress_every))
-            else:
-                for s in others:
-                    self._record(s, SessionAction.REFUSED, "still connected")
-                raise _Abort(Check(name, Status.FAIL, plan.reason))
-            act = self.live.look()
-
-    def _refuse(self, others: list[DbSession], name: str, why: str) -> None:
-        for s in others:
-            self._record(s, SessionAction.REFUSED, "still connected")
-        raise _Abort(Check(name, Status.FAIL, f"refused: {why}"))
-
-    def _terminate(self, sessions: list[DbSession], terminated: list[int]) -> None:
-        result = self.live.terminate([s.pid for s in sessions])
-        failed = []
-        for s in sessions:
-            problem = result.get(s.pid, "no answer")
-            if problem is None:
-                self._record(s, SessionAction.TERMINATED, "pg_terminate_backend, confirmed gone")
-                terminated.append(s.pid)
-                self.steps.say(f"terminated {describe_session(s)}: gone")
-            else:
-                self._record(s, SessionAction.NOT_TERMINATED, problem)
-                failed.append(f"pid {s.pid}: {inert(problem, 120)}")
-        if failed:
-            raise _Abort(
-                Check(
-                    "sessions",
-                    Status.FAIL,
-                    "refused: could not terminate " + "; ".join(failed) + " (terminating another role's session needs "
-                    "membership in that role or pg_signal_backend)",
-                )
-            )
-
-    def watch(self, op: PendingOperation, what: str, limit: float) -> None:
-        """Poll ``op``; name who blocks it as soon as it waits and every few seconds; terminate those blockers under
-        --sessions=terminate; raise _Abort on its error or after ``limit`` seconds."""
-        started = self.clock()
-        said = started
-        waiting_said = -1e9
-        while not op.poll(0.5):
-            now = self.clock()
-            try:
-                waits = self.live.waits()
-            except DatabaseError:
-                waits = []
-            if waits:
-                self._last_wait = "; ".join(describe_wait(w) for w in waits[:2])
-                if now - waiting_said >= self.opts.progress_every:
-                    self.steps.say(f"{what}: {self._last_wait}")
-                    waiting_said = now
-                if self.opts.mode is SessionsMode.TERMINATE:
-                    mine = f"hotfix-db/{self.live.token}/"
-                    blockers = {b.pid: b for w in waits for b in w.blockers if not b.application.startswith(mine)}
-                    if blockers:
-                        self.steps.say(f"{what}: terminating the blocking sessions (--sessions=terminate)")
-                        self._terminate(list(blockers.values()), [])
-            elif now - said >= self.opts.progress_every:
-                sent = f", {op.sent / 1e6:.0f} MB of script sent" if op.sent else ""
-                self.steps.say(f"{what}: running for {now - started:.0f}s{sent}")
-                said = now
-            if now - started > limit:
-                raise _Abort(Check(what, Status.ERROR, f"did not finish within {limit:.0f}s"))
-        if op.error:
-            blocked = f" ({self._last_wait})" if self._last_wait and "lock timeout" in op.error else ""
-            raise _Abort(Check(what, Status.ERROR, f"{inert(op.error, 400)}{blocked}"))
-
-    def take_pre(self) -> Manifest:
+    def dump_pre(self) -> DumpedFile:
+        """pg_dump of the current data (writers are held off, so it is exactly what the restore replaces), and the
+        row counts the restore session sees: what 'unchanged' is checked against if anything goes wrong."""
         try:
-            pre = take_backup(
-                self.db,
-                self.pre_store,
-                BackupKind.PRE_RESTORE,
-                self.prov,
-                self.steps,
-                self.versions,
-                compress=PRE_RESTORE_COMPRESS,
+            dumped = dump_file(
+                self.db, self.pre_store, BackupKind.PRE_RESTORE, self.prov, self.steps, compress=PRE_RESTORE_COMPRESS
             )
         except HotfixError as exc:
-            raise _Abort(Check("pre-restore backup", Status.ERROR, f"{exc.message}; restore aborted")) from None
+            raise Abort(Check("pre-restore backup", Status.ERROR, f"{exc.message}; restore aborted")) from None
+        self.outputs["pre-restore-backup"] = dumped.name
+        self.before = _known(self.live.counts_in_transaction(sorted(self.manifest.rows)))
+        self.live.tell_guard(f"before {dumped.name} {json.dumps(self.before)}")
+        return dumped
+
+    def verify_pre(self, dumped: DumpedFile) -> _Verifier:
+        """Read the pre-restore dump back and publish it while the restore runs; COMMIT waits for it."""
+        verifier = _Verifier(lambda: publish_file(self.db, self.pre_store, dumped, self.prov, self.versions))
+        verifier.start()
+        return verifier
+
+    def accept_pre(self, verifier: _Verifier) -> Manifest:
+        pre = verifier.result()
+        if isinstance(pre, str):
+            raise Abort(Check("pre-restore backup", Status.ERROR, f"{pre}; not committed"))
         self.pre = pre
-        self.outputs["pre-restore-backup"] = pre.name
-        self.live.tell_guard(f"before {pre.name} {json.dumps(pre.rows)}")
+        replaced = {t: n for t, n in pre.rows.items() if t in (self.before or {})}
+        differ = check_rows("pre-restore backup", self.before or {}, replaced, against="what the restore replaces")
+        if differ.status is not Status.PASS and set(self.before or {}) <= set(pre.rows):
+            raise Abort(dataclasses.replace(differ, reason=differ.reason + "; not committed"))
         self.steps.add(
             Check(
                 "pre-restore backup",
                 Status.PASS,
-                f"{pre.name} in {self.pre_store.describe()}: {total(pre.rows)}, verified; writes were held off from "
-                "before it began, so it is exactly the data the restore replaces",
+                f"{pre.name} in {self.pre_store.describe()}: {total(pre.rows)}, read back in full; writes were held "
+                "off from before it began, so it is exactly the data the restore replaces",
             )
         )
         return pre
@@ -294,10 +126,10 @@ class LiveRestoreFlow:
                     "against writers (readers go on) until the restore ends",
                 )
             )
-            self.take_pre()
+            verifier = self.verify_pre(self.dump_pre())
             if self.opts.block_connections:
                 if not self.live.block_connections(name):
-                    raise _Abort(Check("block connections", Status.ERROR, "ALLOW_CONNECTIONS false did not read back"))
+                    raise Abort(Check("block connections", Status.ERROR, "ALLOW_CONNECTIONS false did not read back"))
                 self.blocked = True
                 self.steps.add(
                     Check(
@@ -308,17 +140,18 @@ class LiveRestoreFlow:
                     )
                 )
             self.settle("sessions before restore")
-            self.note_in_manifest()
             self.loading = True
             self.watch(self.live.load(self.entry.dump_path), "restore", self.opts.restore_timeout)
+            self.accept_pre(verifier)
+            self.note_in_manifest()
             counts = self.live.counts_in_transaction(tables)
             check = check_rows("row counts", self.manifest.rows, _known(counts), against=f"backup {self.manifest.name}")
             if check.status is not Status.PASS:
-                raise _Abort(dataclasses.replace(check, reason=check.reason + " (before COMMIT: not committed)"))
+                raise Abort(dataclasses.replace(check, reason=check.reason + " (before COMMIT: not committed)"))
             self.committed = self.live.commit(300.0)
             if self.committed is not True:
-                raise _Abort(Check("restore", Status.ERROR, "COMMIT was sent but not acknowledged"))
-        except _Abort as stop:
+                raise Abort(Check("restore", Status.ERROR, "COMMIT was sent but not acknowledged"))
+        except Abort as stop:
             self.steps.add(stop.check)
             self._clean_up(tables)
             return
@@ -372,7 +205,7 @@ class LiveRestoreFlow:
             )
         else:
             counts: dict[str, int] | None = None
-            pre_rows = self.pre.rows if self.pre else None
+            pre_rows = self.before
             if left == []:
                 try:
                     counts = _known(self.live.count_rows(sorted(set(tables) | set(pre_rows or {}))))
@@ -384,7 +217,7 @@ class LiveRestoreFlow:
                 counts=counts,
                 before=pre_rows,
                 target=self.manifest.rows,
-                before_name=f"the pre-restore backup {self.pre.name}" if self.pre else "the pre-restore backup",
+                before_name=f"the data before the restore (pre-restore backup {self.outputs['pre-restore-backup']})",
                 target_name=f"backup {self.manifest.name}",
             )
             self.steps.add(check)
@@ -431,17 +264,29 @@ class LiveRestoreFlow:
         self.outputs["end-state"] = self.state.value if self.state else ""
 
 
+class _Verifier:
+    """Run one function in a thread; ``result`` is its value, or the reason it failed, in words."""
+
+    def __init__(self, fn: Callable[[], Manifest]) -> None:
+        self._fn = fn
+        self._value: Manifest | str = "did not run"
+        self._thread = threading.Thread(target=self._run, name="pre-restore-verify", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except HotfixError as exc:
+            self._value = exc.message
+        except Exception as exc:  # a bug here must fail the restore, not pass silently
+            self._value = f"verification failed: {type(exc).__name__}: {exc}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def result(self, timeout: float = 3600.0) -> Manifest | str:
+        self._thread.join(timeout)
+        return "still reading it back" if self._thread.is_alive() else self._value
+
+
 def _known(counts: dict[str, int | None]) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v is not None}
-
-
-def plan_text(mode: SessionsMode, others: list[DbSession], wait_seconds: float) -> str:
-    """What a real run would do about ``others`` (for --dry-run)."""
-    if not others:
-        return "no other session is connected"
-    pids = ", ".join(str(s.pid) for s in others)
-    if mode is SessionsMode.TERMINATE:
-        return f"would terminate {len(others)} session(s) (pid {pids})"
-    if mode is SessionsMode.WAIT:
-        return f"would wait up to {wait_seconds:.0f}s for {len(others)} session(s) (pid {pids}) to disconnect"
-    return f"would refuse: {len(others)} other session(s) connected (pid {pids})"

@@ -125,6 +125,7 @@ def restore(
         if req.live.block_connections and not preflight.can_block:
             steps.add(Check("connections", Status.FAIL, _cannot_block(preflight.block_problem)))
             return steps.outcome("db restore", passed="", failed=refused, outputs=outputs)
+        target.start_guard(db.name)  # it starts (and opens its session) while we look at the sessions
 
         before = 0
         try:
