@@ -1,4 +1,4 @@
-"""`hotfix config show|schema`."""
+"""`hotfix config show|schema|fetch`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 import yaml
 
 from hotfix_actions.commands._common import Edge, hotfix_command, repo_root
+from hotfix_actions.commands.config_fetch import fetch
 from hotfix_actions.config import schema
 from hotfix_actions.decide.verdict import Verdict
 from hotfix_actions.report import Outcome
@@ -47,3 +48,4 @@ def show(*, edge: Edge, repo_path: str) -> Outcome | None:
 
 
 command.add_command(show)
+command.add_command(fetch)

@@ -29,6 +29,8 @@ TRUST_OPTIONS: dict[str, str] = {
     "context": "--context",
     "repo_path": "--repo",
     "replay": "--replay",
+    "ref": "--ref",  # config fetch: which ref's configuration is trusted
+    "path": "--path",  # config fetch: which file of it
 }
 
 
