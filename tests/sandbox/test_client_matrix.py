@@ -8,13 +8,14 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
 from kubernetes import client, config, watch
 
-from tests.sandbox.conftest import assert_all_served, unserved
+from tests.sandbox.conftest import assert_all_served, operator_kubeconfig, unserved
 from tests.sandbox.helpers import deployment, service
 
 _SKIP_ANNOTATIONS = {
@@ -42,11 +43,11 @@ class Api:
 
 
 @pytest.fixture
-def api(kube: Any) -> Iterator[Api]:
+def api(kube: Any, tmp_path: Path) -> Iterator[Api]:
     assert kubernetes.__version__.split(".")[0] == "37", "the matrix checks the newest client, kubernetes 37.x"
     if kube.kind == "sandbox":
         unserved(kube.kubeconfig_path, clear=True)
-    api_client = config.new_client_from_config(config_file=str(kube.kubeconfig_path))
+    api_client = config.new_client_from_config(config_file=str(operator_kubeconfig(kube, tmp_path)))
     try:
         yield Api(api_client, kube.namespace)
     finally:

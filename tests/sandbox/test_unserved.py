@@ -11,7 +11,8 @@ import pytest
 
 from hotfix_actions.sandbox import Sandbox
 from hotfix_actions.sandbox.unserved import KNOWN_PARAMS
-from tests.sandbox.conftest import SandboxKube, assert_all_served, unserved
+from tests.clusters import SandboxCluster
+from tests.sandbox.conftest import assert_all_served, unserved
 from tests.sandbox.helpers import deployment
 
 DEPLOY = "/apis/apps/v1/namespaces/default/deployments"
@@ -82,7 +83,7 @@ def test_a_missing_object_is_an_answer_not_an_unserved_request(sandbox: Sandbox,
 
 def test_the_record_over_http_and_the_test_failure(sandbox: Sandbox, http: httpx.Client) -> None:
     http.get(f"{DEPLOY}?frobnicate=1")
-    kube = SandboxKube(sandbox, "default")
+    kube = SandboxCluster(sandbox)
     with pytest.raises(AssertionError, match=r"GET /apis/apps/v1/namespaces/default/deployments: query parameter"):
         assert_all_served(kube)
     assert [e["detail"] for e in unserved(sandbox.kubeconfig_path, clear=True)] == [
