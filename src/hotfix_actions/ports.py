@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from hotfix_actions.decide.db_live import Activity, LockWait, Preflight
     from hotfix_actions.decide.rollout import RolloutResult
+    from hotfix_actions.decide.tracking import Expectation
 
 __all__ = [
     "BackupStore",
@@ -352,6 +353,16 @@ class LeaseState:
     renewed: str  # RFC 3339 time of the last renewal ("" when unknown)
     duration_seconds: int
     reason: str  # why it was (not) acquired, with the numbers
+    acquired_at: str = ""  # RFC 3339 time the holder took it (spec.acquireTime)
+    renewed_ago: float | None = None  # seconds since the last renewal, by the reader's clock
+
+    def describe(self) -> str:
+        """The lock in words: "locked by <holder> since <time>, renewed <n> s ago" (or "free")."""
+        if not self.holder:
+            return "free"
+        since = f" since {self.acquired_at}" if self.acquired_at else ""
+        ago = f", renewed {self.renewed_ago:.0f} s ago" if self.renewed_ago is not None else ""
+        return f"locked by {self.holder}{since}{ago} (TTL {self.duration_seconds} s)"
 
 
 class Cluster(Protocol):
@@ -429,6 +440,10 @@ class Cluster(Protocol):
 
     def read_lease(self, namespace: str, name: str) -> LeaseState | None: ...
 
+    def server_time(self) -> float | None:
+        """The API server's clock at its last answer (epoch seconds), None before any answer."""
+        ...
+
     def wait_for_rollout(
         self,
         namespace: str,
@@ -437,9 +452,14 @@ class Cluster(Protocol):
         timeout: float,
         fail_fast_after: float | None = None,
         on_progress: Callable[[str], None] | None = None,
+        expect: Expectation | None = None,
+        settle: float = 0.0,
+        immediate_reasons: Sequence[str] = ...,
     ) -> RolloutResult:
         """Wait by kubectl's rollout-status rules (decide.rollout); on failure or timeout name the blocking pod
-        reason. Never raises for a failed rollout: the result says so."""
+        reason. With ``expect`` (what our write left), follow it: another writer's template is SUPERSEDED, a new
+        pod's restart or a reason in ``immediate_reasons`` fails at once, a ReplicaFailure fails with its message;
+        ``settle`` seconds after completion keep watching (decide.tracking). Never raises for a failed rollout."""
         ...
 
 

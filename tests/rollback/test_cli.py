@@ -27,7 +27,7 @@ rollback:
   wait_timeout: 20
   lock: {ttl_seconds: 30, timeout_seconds: 1}
   blue_green: {grace_seconds: 0}
-promote: {wait_timeout: 20}
+promote: {wait_timeout: 20, settle_seconds: 0}
 """
 
 

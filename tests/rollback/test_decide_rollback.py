@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hotfix_actions.decide.bluegreen import BLUE_GREEN_ANNOTATION, blue_green_record, plan_blue_green
 from hotfix_actions.decide.lkg import (
@@ -368,7 +370,7 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     [
         (None, None, None, True, "free"),
         ("me", NOW, 60, True, "we hold"),
-        ("other", NOW - timedelta(seconds=30), 60, False, "held by other for 30s more (TTL 60s)"),
+        ("other", NOW - timedelta(seconds=30), 60, False, "held by other for 30s more unless renewed (TTL 60s)"),
         ("other", NOW - timedelta(seconds=61), 60, True, "expired 1s ago"),
         ("other", None, 60, True, "no renew time"),
     ],
@@ -376,3 +378,21 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 def test_lease_free(holder: str | None, renewed: datetime | None, duration: int | None, free: bool, text: str) -> None:
     ok, reason = lease_free(holder, renewed, duration, "me", NOW)
     assert ok is free and text in reason
+
+
+@given(
+    skew=st.floats(min_value=-3600, max_value=3600),
+    ttl=st.integers(min_value=1, max_value=600),
+    unchanged=st.floats(min_value=0, max_value=1200),
+)
+def test_a_lease_left_unrenewed_for_a_ttl_is_free_whatever_the_clock_skew(
+    skew: float, ttl: int, unchanged: float
+) -> None:
+    """The holder's clock may be ahead of ours by up to an hour (its renew time is in our future): once we have
+    watched the record unchanged for a full TTL it is free; before that, only the renew time can free it."""
+    renewed = NOW + timedelta(seconds=skew)
+    ok, reason = lease_free("other", renewed, ttl, "me", NOW, unchanged_for=unchanged)
+    by_wall = renewed + timedelta(seconds=ttl) <= NOW
+    assert ok is (by_wall or unchanged >= ttl), reason
+    if not ok:
+        assert "held by other" in reason and f"(TTL {ttl}s)" in reason

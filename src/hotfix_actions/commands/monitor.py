@@ -9,9 +9,9 @@ import click
 from hotfix_actions.commands._cluster import (
     check_names,
     cluster_options,
-    deployments_for,
-    notifier_for,
+    guarded,
     open_cluster,
+    run_context,
     run_identity,
 )
 from hotfix_actions.commands._common import Edge, hotfix_command
@@ -88,16 +88,16 @@ def command(
 
     Exit 0 watched without a failure, 1 failed (rollback attempted), 2 bad input, 3 could not evaluate.
     """
-    from hotfix_actions.kube.probe import HttpProbe
     from hotfix_actions.services import monitor
     from hotfix_actions.services.canary_loop import settings_from_config
-    from hotfix_actions.services.rollback import Context, RollbackRequest
+    from hotfix_actions.services.rollback import RollbackRequest
     from hotfix_actions.services.rollback import run as rollback_run
 
     edge.reporter.mask(github_token)
     check_names(deployment=deployment)
     config = edge.config()
     cfg = config.section(CanaryConfig)
+    cluster_cfg = config.section(ClusterConfig)
     settings = settings_from_config(
         cfg,
         interval=cfg.monitor.interval if interval is None else interval,
@@ -105,42 +105,41 @@ def command(
         compare=False,
     )
     run_id, run_url = run_identity(edge.env)
-    with (
-        metrics_for(edge, cfg, prometheus_url, prometheus_token) as metrics,
-        open_cluster(
-            edge,
-            config.section(ClusterConfig),
-            kubeconfig=kubeconfig,
-            kubeconfig_data=kubeconfig_data,
-            context=context,
-            namespace=namespace,
-        ) as cluster,
-    ):
 
-        def rollback(reason: str) -> Outcome:
-            request = RollbackRequest(
-                namespace=cluster.namespace,
-                deployment=deployment,
-                strategy=strategy,
-                severity=severity,
-                to_previous=to_source == "previous-lkg",
-                run_id=run_id,
-                run_url=run_url,
-                reason=reason,
-                environment=environment,
-                actor=edge.env.get("GITHUB_ACTOR", ""),
-                ref=edge.env.get("GITHUB_SHA", ""),
-            )
-            ctx = Context(
-                cluster=cluster,
-                reporter=edge.reporter,
-                probe=HttpProbe(),
-                deployments=deployments_for(edge, github_token),
-                notifier=notifier_for(edge),
-            )
-            return rollback_run(request, config.section(RollbackConfig), ctx)
+    def body() -> Outcome:
+        with (
+            metrics_for(edge, cfg, prometheus_url, prometheus_token) as metrics,
+            open_cluster(
+                edge,
+                cluster_cfg,
+                kubeconfig=kubeconfig,
+                kubeconfig_data=kubeconfig_data,
+                context=context,
+                namespace=namespace,
+            ) as cluster,
+        ):
 
-        request = monitor.MonitorRequest(cluster.namespace, deployment, Path(record) if record else None)
-        return monitor.run(
-            request, settings, cluster=cluster, metrics=metrics, reporter=edge.reporter, rollback=rollback
-        )
+            def rollback(reason: str) -> Outcome:
+                request = RollbackRequest(
+                    namespace=cluster.namespace,
+                    deployment=deployment,
+                    strategy=strategy,
+                    severity=severity,
+                    to_previous=to_source == "previous-lkg",
+                    fail_fast_after=cluster_cfg.fail_fast_after,
+                    run_id=run_id,
+                    run_url=run_url,
+                    reason=reason,
+                    environment=environment,
+                    actor=edge.env.get("GITHUB_ACTOR", ""),
+                    ref=edge.env.get("GITHUB_SHA", ""),
+                )
+                ctx = run_context(edge, cluster, github_token)
+                return rollback_run(request, config.section(RollbackConfig), ctx)
+
+            request = monitor.MonitorRequest(cluster.namespace, deployment, Path(record) if record else None)
+            return monitor.run(
+                request, settings, cluster=cluster, metrics=metrics, reporter=edge.reporter, rollback=rollback
+            )
+
+    return guarded("monitor", body)

@@ -9,14 +9,15 @@ import click
 from hotfix_actions.commands._cluster import (
     check_names,
     cluster_options,
-    deployments_for,
-    notifier_for,
+    default_snapshot_dir,
+    guarded,
     open_cluster,
+    run_context,
     run_identity,
+    split_names,
 )
 from hotfix_actions.commands._common import Edge, hotfix_command
 from hotfix_actions.commands._duration import ANY_DURATION, POSITIVE_DURATION
-from hotfix_actions.commands.rollback import _split, default_snapshot_dir
 from hotfix_actions.config.cluster import ClusterConfig
 from hotfix_actions.config.promote import PromoteConfig
 from hotfix_actions.config.rollback import HealthCheck, RollbackConfig
@@ -67,7 +68,8 @@ __all__ = ["command"]
     envvar="HOTFIX_SETTLE",
     type=ANY_DURATION,
     default=None,
-    help="After the rollout completes, keep watching it this long, e.g. 30s (default: promote.settle_seconds, 0).",
+    help="After the rollout completes, watch the new pods this long (a restart fails the promote), e.g. 30s "
+    "(default: promote.settle_seconds, 15s).",
 )
 @click.option(
     "--snapshot-dir",
@@ -113,12 +115,19 @@ def command(
     """Promote an image: set it on the primary Deployment (conditional write, change cause), wait by kubectl's rules,
     run the smoke checks, then record it as the last-known-good. The canary follows or scales to zero.
 
-    A failed promote rolls back to the previous last-known-good (unless --no-rollback-on-failure) and exits 1,
-    saying what it did.
+    The wait follows the template written: a new pod that restarts or waits in CrashLoopBackOff, ImagePullBackOff
+    or CreateContainerConfigError fails at once, a ReplicaFailure (quota, admission) with its message, and the new
+    pods are watched for --settle (promote.settle_seconds, 15 s) after the rollout: no last-known-good while any of
+    them restarted. A failed promote rolls back to the previous last-known-good (unless --no-rollback-on-failure)
+    and exits 1, saying what it did.
+
+    \b
+    Exit codes: 0 promoted and recorded; 1 failed (rolled back unless told not to); 2 bad input; 3 cluster
+    unreachable or not answering; 4 locked by another run; 5 superseded (another writer changed the Deployment
+    after our write: no LKG, no rollback); 130/143 stopped by SIGINT/SIGTERM (Lease released, one line saying what
+    the Deployment was left running).
     """
-    from hotfix_actions.kube.probe import HttpProbe
     from hotfix_actions.services.promote import PromoteRequest, run
-    from hotfix_actions.services.rollback import Context
 
     edge.reporter.mask(github_token)
     check_names(deployment=deployment)
@@ -131,14 +140,25 @@ def command(
         checks = tuple(HealthCheck(url=u, expected_status=smoke_status, retries=smoke_retries) for u in smoke_urls)
         cfg = dataclasses.replace(cfg, smoke_checks=cfg.smoke_checks + checks)
     run_id, run_url = run_identity(edge.env)
-    with open_cluster(
-        edge, cluster_cfg, kubeconfig=kubeconfig, kubeconfig_data=kubeconfig_data, context=context, namespace=namespace
-    ) as cluster:
-        request = PromoteRequest(
-            namespace=cluster.namespace,
+    lock = config.section(RollbackConfig).lock
+
+    def body() -> Outcome:
+        with open_cluster(
+            edge,
+            cluster_cfg,
+            kubeconfig=kubeconfig,
+            kubeconfig_data=kubeconfig_data,
+            context=context,
+            namespace=namespace,
+        ) as cluster:
+            return run(_request(cluster.namespace), cfg, lock, run_context(edge, cluster, github_token))
+
+    def _request(ns: str) -> PromoteRequest:
+        return PromoteRequest(
+            namespace=ns,
             deployment=deployment,
             image=image,
-            containers=_split(containers),
+            containers=split_names(containers),
             change_cause=change_cause,
             canary=canary,
             rollback_on_failure=rollback_on_failure,
@@ -155,11 +175,5 @@ def command(
             version=release,
             ref=edge.env.get("GITHUB_SHA", ""),
         )
-        ctx = Context(
-            cluster=cluster,
-            reporter=edge.reporter,
-            probe=HttpProbe(),
-            deployments=deployments_for(edge, github_token),
-            notifier=notifier_for(edge),
-        )
-        return run(request, cfg, config.section(RollbackConfig).lock, ctx)
+
+    return guarded("promote", body)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Mapping
-from pathlib import Path
 
 import click
 
 from hotfix_actions.commands._cluster import (
     check_names,
     cluster_options,
-    deployments_for,
-    notifier_for,
+    default_snapshot_dir,
+    guarded,
     open_cluster,
+    run_context,
     run_identity,
+    split_names,
 )
 from hotfix_actions.commands._common import Edge, hotfix_command
 from hotfix_actions.commands._duration import ANY_DURATION, POSITIVE_DURATION
@@ -26,20 +25,6 @@ from hotfix_actions.errors import UsageError
 from hotfix_actions.report import Outcome
 
 __all__ = ["command", "default_snapshot_dir"]
-
-
-def default_snapshot_dir(env: Mapping[str, str]) -> str:
-    """Where the snapshot goes when no folder is named: the runner's temp folder (the actions upload it), else a
-    folder of the user's own (not a shared /tmp path another user could have made first)."""
-    if env.get("RUNNER_TEMP"):
-        return str(Path(env["RUNNER_TEMP"]) / "hotfix-snapshots")
-    state = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "state")
-    return str(Path(state) / "hotfix-actions" / "snapshots")
-
-
-def _split(values: tuple[str, ...]) -> tuple[str, ...]:
-    """Repeated options, or one environment value with names separated by spaces or commas."""
-    return tuple(part for value in values for part in re.split(r"[\s,]+", value) if part)
 
 
 @hotfix_command("rollback", short_help="Emergency rollback of a Deployment: undo, blue-green, redeploy or auto.")
@@ -179,12 +164,18 @@ def command(
     auto        pick by --severity from the matrix in .hotfix.yml (critical: blue-green, else undo; high: undo;
                 medium: redeploy; low: no rollback)
 
-    Takes a Lease per Deployment, snapshots first, writes only with the resourceVersion it read, waits by kubectl's
-    rules and names the blocking pod reason. Exit 0 done or nothing to do, 1 rollback failed or refused, 2 bad
-    input, 3 cluster unreachable.
+    Takes a Lease per Deployment (TTL 15 s, renewed while it runs), snapshots first, writes only with the
+    resourceVersion it read, then waits following what it wrote: kubectl's rules, a new pod that restarts or waits in
+    CrashLoopBackOff/ImagePullBackOff/CreateContainerConfigError fails at once, a ReplicaFailure (quota, admission)
+    fails with its message, another writer's template is "superseded".
+
+    \b
+    Exit codes: 0 done or nothing to do; 1 rollback failed or refused; 2 bad input; 3 cluster unreachable or not
+    answering (cluster.api_deadline, 15 s); 4 locked by another run (its holder, since when, last renewal);
+    5 superseded (another writer changed the Deployment after our write); 130/143 stopped by SIGINT/SIGTERM (the
+    Lease released, one line saying what the Deployment was left running).
     """
-    from hotfix_actions.kube.probe import HttpProbe
-    from hotfix_actions.services.rollback import Context, RollbackRequest, run
+    from hotfix_actions.services.rollback import RollbackRequest, run
 
     edge.reporter.mask(github_token)
     check_names(deployment=deployment, service=service or None)
@@ -199,11 +190,21 @@ def command(
         checks = tuple(HealthCheck(url=u, expected_status=health_status, retries=health_retries) for u in health_urls)
         cfg = dataclasses.replace(cfg, health_checks=cfg.health_checks + checks)
     run_id, run_url = run_identity(edge.env)
-    with open_cluster(
-        edge, cluster_cfg, kubeconfig=kubeconfig, kubeconfig_data=kubeconfig_data, context=context, namespace=namespace
-    ) as cluster:
-        request = RollbackRequest(
-            namespace=cluster.namespace,
+
+    def body() -> Outcome:
+        with open_cluster(
+            edge,
+            cluster_cfg,
+            kubeconfig=kubeconfig,
+            kubeconfig_data=kubeconfig_data,
+            context=context,
+            namespace=namespace,
+        ) as cluster:
+            return run(_request(cluster.namespace), cfg, run_context(edge, cluster, github_token))
+
+    def _request(ns: str) -> RollbackRequest:
+        return RollbackRequest(
+            namespace=ns,
             deployment=deployment,
             strategy=strategy,
             severity=severity,
@@ -211,7 +212,7 @@ def command(
             to_image=to_image or None,
             to_last_successful=to_source == "last-successful-deployment",
             to_previous=to_source == "previous-lkg",
-            containers=_split(containers),
+            containers=split_names(containers),
             service=service or None,
             to_color=to_color or None,
             keep_failed=keep_failed,
@@ -231,11 +232,5 @@ def command(
             actor=edge.env.get("GITHUB_ACTOR", ""),
             ref=edge.env.get("GITHUB_SHA", ""),
         )
-        ctx = Context(
-            cluster=cluster,
-            reporter=edge.reporter,
-            probe=HttpProbe(),
-            deployments=deployments_for(edge, github_token),
-            notifier=notifier_for(edge),
-        )
-        return run(request, cfg, ctx)
+
+    return guarded("rollback", body)

@@ -19,6 +19,6 @@ class PromoteConfig(SectionConfig):
     canary_suffix: str = "-canary"  # canary Deployment = primary + suffix
     rollback_on_failure: bool = True
     wait_timeout: float = 600.0
-    settle_seconds: float = 0.0  # after the rollout completes, keep watching this long; a regression fails
+    settle_seconds: float = 15.0  # after the rollout completes, watch the new pods this long: a restart fails it
     smoke_checks: tuple[HealthCheck, ...] = ()
     snapshot_dir: str | None = None

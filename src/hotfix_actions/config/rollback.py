@@ -27,8 +27,9 @@ class HealthCheck:
 
 @dataclass(frozen=True)
 class LockConfig:
-    ttl_seconds: int = 120  # the Lease expires this long after the last renewal (renewed every third of it)
-    timeout_seconds: float = 60.0  # how long to wait for a Lease held by another run
+    ttl_seconds: int = 15  # the Lease frees this long after its last renewal (renewed every third of it), so a
+    # crashed run (SIGKILL, a lost runner) holds it for seconds, like client-go's leader election
+    timeout_seconds: float = 60.0  # how long to wait for a Lease held by another run: longer than the TTL
     prefix: str = "hotfix-lock-"  # Lease name = prefix + deployment
 
 

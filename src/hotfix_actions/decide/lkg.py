@@ -171,6 +171,9 @@ class LkgRecord:
     run_id: str = ""
     template: str = ""  # zlib + base64 of the pod template JSON (hash label removed); empty when too large
     source: str = "promote"  # promote: verified by hotfix promote; rollback: chosen as the target of a rollback
+    replaced: str = ""  # rollback: images of the release it replaced (the bad one), e.g. "web=registry/web:2"
+    replaced_digest: str = ""  # rollback: digest of that release's pod template (decide.tracking.template_digest)
+    why: str = ""  # rollback: the reason given (one line)
 
     @property
     def image(self) -> str:
@@ -202,6 +205,9 @@ class LkgRecord:
         run_url: str = "",
         run_id: str = "",
         source: str = "promote",
+        replaced: str = "",
+        replaced_digest: str = "",
+        why: str = "",
     ) -> LkgRecord:
         packed = base64.b64encode(
             zlib.compress(json.dumps(normalize_template(template), sort_keys=True).encode(), 9)
@@ -215,6 +221,9 @@ class LkgRecord:
             run_id=run_id,
             template=packed if len(packed) <= _MAX_STORED_TEMPLATE else "",
             source=source,
+            replaced=replaced,
+            replaced_digest=replaced_digest,
+            why=why,
         )
 
     def to_json(self, *, with_template: bool = True) -> str:
@@ -229,6 +238,9 @@ class LkgRecord:
         }
         if with_template and self.template:
             data["template"] = self.template
+        for key, value in (("replaced", self.replaced), ("replacedDigest", self.replaced_digest), ("why", self.why)):
+            if value:
+                data[key] = value
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -251,6 +263,9 @@ class LkgRecord:
             run_id=str(data.get("runId") or ""),
             template=str(data.get("template") or ""),
             source=str(data.get("source") or "promote"),
+            replaced=str(data.get("replaced") or ""),
+            replaced_digest=str(data.get("replacedDigest") or ""),
+            why=str(data.get("why") or ""),
         )
 
     @classmethod

@@ -14,7 +14,6 @@ from enum import StrEnum
 from typing import Any
 
 from hotfix_actions.decide.lkg import (
-    CHANGE_CAUSE,
     LkgRecord,
     Revision,
     container_images,
@@ -25,6 +24,7 @@ from hotfix_actions.decide.lkg import (
     with_lkg,
 )
 from hotfix_actions.decide.lkg import history as lkg_history
+from hotfix_actions.decide.tracking import template_digest, with_change_cause
 
 __all__ = [
     "DEFAULT_MATRIX",
@@ -309,7 +309,7 @@ def apply_plan(
     meta.pop("managedFields", None)
     annotations = dict(meta.get("annotations") or {})
     if change_cause:
-        annotations[CHANGE_CAUSE] = change_cause
+        annotations = with_change_cause(annotations, change_cause, plan.template)
     meta["annotations"] = annotations
     spec = result.setdefault("spec", {})
     spec["template"] = copy.deepcopy(dict(plan.template))
@@ -318,8 +318,11 @@ def apply_plan(
     return result
 
 
-def rollback_record(plan: Plan, *, time: str, run_url: str, run_id: str) -> LkgRecord:
-    """The LKG record a rollback writes with its target, so running it again is a no-op."""
+def rollback_record(
+    plan: Plan, *, time: str, run_url: str, run_id: str, replaced: Mapping[str, Any] | None = None, why: str = ""
+) -> LkgRecord:
+    """The LKG record a rollback writes with its target, so running it again is a no-op; ``replaced`` is the pod
+    template it rolls away from (the bad release: ``hotfix status`` marks its revision with ``why``)."""
     if plan.template is None:
         raise ValueError("a plan without a template has no record")
     return LkgRecord.build(
@@ -330,6 +333,9 @@ def rollback_record(plan: Plan, *, time: str, run_url: str, run_id: str) -> LkgR
         run_url=run_url,
         run_id=run_id,
         source="rollback",
+        replaced=", ".join(f"{k}={v}" for k, v in container_images(replaced).items()) if replaced else "",
+        replaced_digest=template_digest(replaced) if replaced else "",
+        why=why,
     )
 
 
@@ -366,9 +372,19 @@ def choose_strategy(
 
 # -- lease ----------------------------------------------------------------------------------------------
 def lease_free(
-    holder: str | None, renewed: datetime | None, duration_seconds: int | None, me: str, now: datetime
+    holder: str | None,
+    renewed: datetime | None,
+    duration_seconds: int | None,
+    me: str,
+    now: datetime,
+    unchanged_for: float = 0.0,
 ) -> tuple[bool, str]:
-    """May ``me`` take the lease? Yes when nobody holds it, we do, or the holder let it expire."""
+    """May ``me`` take the lease? Yes when nobody holds it, we do, or the holder let it expire.
+
+    Expired by either clock, as client-go's leader election does: the renew time is a full TTL old by ``now``, or
+    we have watched the same record stay unchanged for a full TTL (``unchanged_for`` seconds of our own monotonic
+    clock), which holds whatever the skew between the holder's clock and ours.
+    """
     if not holder:
         return True, "the lease is free"
     if holder == me:
@@ -378,4 +394,7 @@ def lease_free(
     expires = renewed + timedelta(seconds=duration_seconds)
     if now >= expires:
         return True, f"the lease of {holder} expired {(now - expires).total_seconds():.0f}s ago"
-    return False, f"held by {holder} for {(expires - now).total_seconds():.0f}s more (TTL {duration_seconds}s)"
+    if unchanged_for >= duration_seconds:
+        return True, f"the lease of {holder} was not renewed for {unchanged_for:.0f}s (TTL {duration_seconds}s)"
+    left = min((expires - now).total_seconds(), duration_seconds - unchanged_for)
+    return False, f"held by {holder} for {left:.0f}s more unless renewed (TTL {duration_seconds}s)"

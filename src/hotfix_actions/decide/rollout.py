@@ -28,8 +28,9 @@ __all__ = [
 class RolloutPhase(StrEnum):
     WAITING = "waiting"
     COMPLETE = "complete"
-    FAILED = "failed"  # ProgressDeadlineExceeded, or a blocking pod reason past the fail-fast delay
+    FAILED = "failed"  # ProgressDeadlineExceeded, a crash or a reason that will not clear, a ReplicaFailure
     TIMEOUT = "timeout"  # our own wall-clock limit
+    SUPERSEDED = "superseded"  # another writer replaced the template we wrote: nothing of ours is rolling out
 
 
 # Reasons that mean "this will not become Ready by waiting"; ordered by how much they explain.
@@ -68,6 +69,8 @@ class PodProblem:
     of: int
     pod: str
     detail: str = ""
+    restarts: int = 0  # restarts of that pod (a crash after Ready shows here first)
+    immediate: bool = False  # a restart or a reason no wait will clear: fail now, not after fail_fast_after
 
     def describe(self) -> str:
         text = f"{self.reason} ({self.pods} of {self.of} new pods; e.g. pod {self.pod}"
@@ -82,6 +85,8 @@ class RolloutResult:
     message: str
     waited: float
     problem: PodProblem | None = None
+    notes: tuple[str, ...] = ()  # what else was seen (another writer's same template, a generation that moved)
+    settled: float = 0.0  # seconds watched after the rollout completed
 
     @property
     def ok(self) -> bool:
@@ -89,7 +94,9 @@ class RolloutResult:
 
     def describe(self) -> str:
         text = f"{self.message} after {self.waited:.1f}s"
-        return text + (f"; blocking: {self.problem.describe()}" if self.problem else "")
+        if self.problem and self.problem.describe() not in self.message:
+            text += f"; blocking: {self.problem.describe()}"
+        return text
 
 
 def _int(value: Any) -> int:

@@ -1,7 +1,14 @@
-"""coordination.k8s.io/v1 Leases as locks: holder = run id, a TTL, conditional writes only."""
+"""coordination.k8s.io/v1 Leases as locks, like client-go's leader election: holder = run id, a short TTL renewed
+while the command runs, conditional writes only.
+
+A lease is free when nobody holds it, we do, its renew time is a TTL old, or we have watched the same record stay
+unchanged for a whole TTL by our own monotonic clock (client-go's rule, immune to clock skew between runners).
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -28,11 +35,25 @@ def parse_time(text: str | None) -> datetime | None:
         return None
 
 
+def _short(text: str) -> str:
+    """2026-01-01T12:00:00.123456Z -> 2026-01-01T12:00:00Z (for people)."""
+    moment = parse_time(text)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else text
+
+
 class Leases:
-    def __init__(self, transport: Transport, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        now: Callable[[], datetime],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.transport = transport
         self.now = now
+        self.monotonic = monotonic
         self._held: dict[tuple[str, str], dict[str, Any]] = {}  # the Lease as last written by us
+        self._seen: dict[tuple[str, str], tuple[tuple[str, str], float]] = {}  # (holder, renewTime), first seen
+        self._lock = threading.Lock()
 
     def _path(self, namespace: str, name: str | None = None) -> str:
         base = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
@@ -44,6 +65,8 @@ class Leases:
     def _state(self, obj: dict[str, Any], *, acquired: bool, reason: str) -> LeaseState:
         meta = obj.get("metadata") or {}
         spec = obj.get("spec") or {}
+        renewed = parse_time(spec.get("renewTime"))
+        ago = max(0.0, (self.now() - renewed).total_seconds()) if renewed else None
         return LeaseState(
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
@@ -52,7 +75,19 @@ class Leases:
             renewed=spec.get("renewTime") or "",
             duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
             reason=reason,
+            acquired_at=_short(spec.get("acquireTime") or ""),
+            renewed_ago=ago,
         )
+
+    def _unchanged_for(self, key: tuple[str, str], spec: dict[str, Any]) -> float:
+        record = (str(spec.get("holderIdentity") or ""), str(spec.get("renewTime") or ""))
+        now = self.monotonic()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is None or seen[0] != record:
+                self._seen[key] = (record, now)
+                return 0.0
+            return now - seen[1]
 
     def read(self, namespace: str, name: str) -> LeaseState | None:
         try:
@@ -98,6 +133,7 @@ class Leases:
                 spec.get("leaseDurationSeconds"),
                 holder,
                 now,
+                self._unchanged_for((namespace, name), spec),
             )
             if not free:
                 return self._state(current, acquired=False, reason=reason)
@@ -123,6 +159,8 @@ class Leases:
             latest.renewed,
             latest.duration_seconds,
             "lost a race for the lease three times",
+            latest.acquired_at,
+            latest.renewed_ago,
         )
 
     def release(self, namespace: str, name: str, holder: str) -> None:

@@ -1,4 +1,4 @@
-"""``KubeCluster``: the ``ports.Cluster`` adapter over the official kubernetes client.
+"""``KubeCluster``: the ``ports.Cluster`` adapter (HTTP to the API server, see ``_http`` and ``_transport``).
 
 Objects are the API's own JSON (camelCase, as ``kubectl get -o json`` shows them). General enough for every
 service: rollback, promote and the canary gate (create ``<name>-canary``, ``set_images``, ``scale``,
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from hotfix_actions.decide.lkg import CHANGE_CAUSE, with_images
+from hotfix_actions.decide.lkg import with_images
 from hotfix_actions.decide.names import dns1123_label_problem, dns1123_subdomain_problem
 from hotfix_actions.decide.rollout import RolloutResult
+from hotfix_actions.decide.tracking import IMMEDIATE_REASONS, Expectation, with_change_cause
 from hotfix_actions.errors import ConflictError, NotFoundError, UsageError
 from hotfix_actions.kube._connect import Connection
 from hotfix_actions.kube._lease import Leases
@@ -202,7 +203,8 @@ class KubeCluster:
             body.pop("status", None)
             body["spec"]["template"] = template
             if change_cause:
-                body["metadata"].setdefault("annotations", {})[CHANGE_CAUSE] = change_cause
+                meta = body["metadata"]
+                meta["annotations"] = with_change_cause(meta.get("annotations") or {}, change_cause, template)
             try:
                 return self.replace("deployments", namespace, body)
             except ConflictError:
@@ -237,6 +239,9 @@ class KubeCluster:
     def read_lease(self, namespace: str, name: str) -> LeaseState | None:
         return self.leases.read(namespace, name)
 
+    def server_time(self) -> float | None:
+        return self.transport.server_time()
+
     def wait_for_rollout(
         self,
         namespace: str,
@@ -245,9 +250,19 @@ class KubeCluster:
         timeout: float,
         fail_fast_after: float | None = None,
         on_progress: Callable[[str], None] | None = None,
+        expect: Expectation | None = None,
+        settle: float = 0.0,
+        immediate_reasons: Sequence[str] = IMMEDIATE_REASONS,
     ) -> RolloutResult:
         _check_name(deployment, "name")
         _check_name(namespace, "namespace")
         return self.waiter.wait(
-            namespace, deployment, timeout=timeout, fail_fast_after=fail_fast_after, on_progress=on_progress
+            namespace,
+            deployment,
+            timeout=timeout,
+            fail_fast_after=fail_fast_after,
+            on_progress=on_progress,
+            expect=expect,
+            settle=settle,
+            immediate_reasons=immediate_reasons,
         )

@@ -1,13 +1,18 @@
-"""``HttpProbe``: the ``ports.Probe`` adapter (httpx): health and smoke checks of what runs in the cluster."""
+"""``HttpProbe``: the ``ports.Probe`` adapter (httpx): health and smoke checks of what runs in the cluster.
+
+httpx is imported on the first check, so a rollback without health checks never pays for it.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-
-import httpx
+from typing import TYPE_CHECKING
 
 from hotfix_actions.ports import ProbeResult
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["HttpProbe"]
 
@@ -29,6 +34,8 @@ class HttpProbe:
     def check(
         self, url: str, *, expected_status: int = 200, retries: int = 5, interval: float = 2.0, timeout: float = 5.0
     ) -> ProbeResult:
+        import httpx
+
         start = self._clock()
         status: int | None = None
         detail = ""

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from hotfix_actions.ports import Cluster, Deployments, Event, KubeObject, LeaseS
 from hotfix_actions.report import Reporter, Row
 
 __all__ = [
+    "LeaseHold",
     "check_image",
     "check_label_value",
     "check_names",
@@ -98,6 +100,15 @@ def read_deployment(cluster: Cluster, namespace: str, name: str) -> KubeObject:
         ) from exc
 
 
+@dataclass
+class LeaseHold:
+    """The Lease while we hold it; ``lost`` says to whom and when, if a renewal found it taken."""
+
+    state: LeaseState
+    lost: str = ""
+    renewals: int = 0
+
+
 @contextmanager
 def lease_lock(
     cluster: Cluster,
@@ -109,10 +120,13 @@ def lease_lock(
     timeout: float,
     say: Callable[[str], None],
     warn: Callable[[str], None],
+    what: str = "",
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[LeaseState]:
-    """Hold the Lease for the block: wait up to ``timeout`` for another holder, renew every third of the TTL."""
+) -> Iterator[LeaseHold]:
+    """Hold the Lease for the block, like client-go's leader election: wait up to ``timeout`` for another holder
+    (polling every second), renew every third of the TTL from a thread, release at the end (also when the block
+    is left by an exception or a signal). A crashed holder stops renewing, so its lease frees a TTL later."""
     start = clock()
     try:
         state = cluster.acquire_lease(namespace, name, holder, ttl_seconds)
@@ -126,40 +140,46 @@ def lease_lock(
     while not state.acquired:
         waited = clock() - start
         if waited >= timeout:
+            subject = what or f'lease "{name}"'
             raise LockHeldError(
-                f'lease "{name}" in namespace "{namespace}" is held by {state.holder or "?"} '
-                f"(renewed {state.renewed or '?'}, TTL {state.duration_seconds}s); waited {waited:.0f}s of "
-                f"{timeout:.0f}s",
-                fix="wait for that run to finish, or raise --lock-timeout; if it died, its lease expires after the TTL",
+                f"{subject} is {state.describe()}: lease {name} in namespace {namespace}; waited {waited:.0f}s "
+                f"(lock timeout {timeout:.0f}s)",
+                fix="wait for that run to finish, or raise --lock-timeout; a run that died stops renewing and its "
+                f"lease frees {state.duration_seconds or ttl_seconds} s after its last renewal",
             )
         if not announced:
-            say(f"lock: {state.reason}; waiting up to {timeout:.0f}s")
+            say(f"lock: {state.describe()}; {state.reason}; waiting up to {timeout:.0f}s")
             announced = True
         sleep(min(1.0, max(0.05, timeout - waited)))
         state = cluster.acquire_lease(namespace, name, holder, ttl_seconds)
+    hold = LeaseHold(state)
     stop = threading.Event()
 
     def renew() -> None:
         while not stop.wait(ttl_seconds / 3):
             try:
                 renewed = cluster.acquire_lease(namespace, name, holder, ttl_seconds)
-                if not renewed.acquired:
-                    warn(f"lock: lost lease {name} to {renewed.holder}")
-                    return
             except HotfixError as exc:
                 warn(f"lock: could not renew lease {name}: {exc}")
+                continue
+            if not renewed.acquired:
+                hold.lost = f"lost lease {name} to {renewed.holder or '?'} (renewal failed: {renewed.reason})"
+                warn(f"lock: {hold.lost}")
+                return
+            hold.renewals += 1
 
     thread = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
     thread.start()
     try:
-        yield state
+        yield hold
     finally:
         stop.set()
         thread.join(timeout=5)
-        try:
-            cluster.release_lease(namespace, name, holder)
-        except HotfixError as exc:
-            warn(f"lock: could not release lease {name} (it expires after {ttl_seconds}s): {exc}")
+        if not hold.lost:
+            try:
+                cluster.release_lease(namespace, name, holder)
+            except HotfixError as exc:
+                warn(f"lock: could not release lease {name} (it frees {ttl_seconds}s after its last renewal): {exc}")
 
 
 def _clean(obj: Mapping[str, Any]) -> dict[str, Any]:

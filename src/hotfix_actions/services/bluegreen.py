@@ -7,8 +7,6 @@ failed color is scaled to zero after a grace period (never when ``--keep-failed`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from hotfix_actions.config.rollback import RollbackConfig
 from hotfix_actions.decide.bluegreen import BLUE_GREEN_ANNOTATION, BlueGreenPlan, blue_green_record, plan_blue_green
 from hotfix_actions.decide.lkg import LKG_ANNOTATION
@@ -18,26 +16,28 @@ from hotfix_actions.errors import ClusterError, ConflictError, NotFoundError
 from hotfix_actions.ports import KubeObject
 from hotfix_actions.report import Outcome
 from hotfix_actions.services import _kubeops as ops
+from hotfix_actions.services._deploy import Context
+from hotfix_actions.services._rollback_model import RollbackRequest, outcome
 
-if TYPE_CHECKING:
-    from hotfix_actions.services.rollback import Context, RollbackRequest
+__all__ = ["read_service", "switch"]
 
-__all__ = ["switch"]
+
+def read_service(ctx: Context, namespace: str, service: str) -> KubeObject:
+    """The Service, or a NotFoundError that says whether the namespace or the Service is missing."""
+    try:
+        return ctx.cluster.get("services", namespace, service)
+    except NotFoundError as exc:
+        if not ctx.cluster.namespace_exists(namespace):
+            raise NotFoundError(f'namespace "{namespace}" does not exist', fix="pass an existing --namespace") from exc
+        raise NotFoundError(
+            f'service "{service}" not found in namespace "{namespace}"',
+            fix="pass --service with the Service that selects the colors, or use --strategy undo",
+        ) from exc
 
 
 def _plan(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str) -> tuple[BlueGreenPlan, KubeObject]:
     bg = cfg.blue_green
-    try:
-        svc = ctx.cluster.get("services", req.namespace, service)
-    except NotFoundError as exc:
-        if not ctx.cluster.namespace_exists(req.namespace):
-            raise NotFoundError(
-                f'namespace "{req.namespace}" does not exist', fix="pass an existing --namespace"
-            ) from exc
-        raise NotFoundError(
-            f'service "{service}" not found in namespace "{req.namespace}"',
-            fix="pass --service with the Service that selects the colors, or use --strategy undo",
-        ) from exc
+    svc = read_service(ctx, req.namespace, service)
     selector = dict((svc.get("spec") or {}).get("selector") or {})
     base = {k: v for k, v in selector.items() if k != bg.color_label}
     deployments = ctx.cluster.list_objects("deployments", req.namespace)
@@ -47,8 +47,6 @@ def _plan(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str)
 
 
 def switch(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str) -> Outcome:
-    from hotfix_actions.services.rollback import _outcome
-
     outputs: dict[str, str] = {"strategy": "blue-green", "service": service}
     plan: BlueGreenPlan | None = None
     for _ in range(5):
@@ -73,13 +71,13 @@ def switch(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str
     outputs.update({"action": plan.action.value, "from-color": plan.from_color, "to-color": plan.to_color})
     if plan.action is Action.REFUSE:
         ctx.add("plan", Status.FAIL, plan.reason + (f" (fix: {plan.fix})" if plan.fix else ""))
-        return _outcome(ctx, req, "blue-green", Verdict.FAIL, outputs, failed=True)
+        return outcome(ctx, req, "blue-green", Verdict.FAIL, outputs, failed=True)
     if plan.action is Action.NOOP:
         ctx.add("plan", Status.PASS, plan.reason)
-        return _outcome(ctx, req, "blue-green", Verdict.PASS, {**outputs, "changed": "false"})
+        return outcome(ctx, req, "blue-green", Verdict.PASS, {**outputs, "changed": "false"})
     if req.dry_run:
         ctx.add("plan", Status.PASS, f"dry run: would switch {plan.reason}")
-        return _outcome(ctx, req, "blue-green", Verdict.PASS, {**outputs, "changed": "false", "dry-run": "true"})
+        return outcome(ctx, req, "blue-green", Verdict.PASS, {**outputs, "changed": "false", "dry-run": "true"})
     ctx.add("switch", Status.PASS, plan.reason + " (conditional on the resourceVersion read)")
     ok = True
     if cfg.health_checks:
@@ -103,7 +101,7 @@ def switch(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str
     verdict = Verdict.PASS if ok else Verdict.FAIL
     if not ok:
         outputs["note"] = "the switch stands; the failed color was kept"
-    return _outcome(ctx, req, "blue-green", verdict, {**outputs, "changed": "true"}, failed=not ok)
+    return outcome(ctx, req, "blue-green", verdict, {**outputs, "changed": "true"}, failed=not ok)
 
 
 def _snapshot(

@@ -1,8 +1,12 @@
 """`hotfix promote`: put a new image on the primary Deployment and make it the last-known-good.
 
-Set the image (a conditional write with a change cause), wait by kubectl's rules, run the smoke checks, then record
-the LKG annotation (images, pod-template hash, revision, time, run). The canary follows or scales to zero. A failed
-promote rolls back to the previous LKG (unless told not to), exits non-zero and says what it did.
+Set the image (a conditional write with a change cause), wait following that write (kubectl's rules, plus: a new
+pod that restarts or waits in CrashLoopBackOff/ImagePullBackOff/CreateContainerConfigError fails at once, a
+ReplicaFailure fails with its message), keep watching the new pods for ``settle_seconds`` (default 15), run the smoke
+checks, then record the LKG annotation (images, pod-template hash, revision, time, run). Never an LKG while a new pod
+restarted. The canary follows or scales to zero. A failed promote rolls back to the previous LKG (unless told not
+to), exits 1 and says what it did. Another writer's template after ours is SUPERSEDED (exit 5): no LKG, no rollback
+(that would undo their deploy). SIGTERM/SIGINT: the Lease is released and one line says what is live (143/130).
 """
 
 from __future__ import annotations
@@ -13,12 +17,20 @@ from hotfix_actions.config.promote import PromoteConfig
 from hotfix_actions.config.rollback import LockConfig
 from hotfix_actions.decide.lkg import REVISION, LkgRecord, revisions, templates_equal, with_lkg
 from hotfix_actions.decide.rollback import Action, Target
+from hotfix_actions.decide.rollout import RolloutPhase
 from hotfix_actions.decide.verdict import Status, Verdict
-from hotfix_actions.errors import ConflictError, ExitCode, NotFoundError, UsageError
+from hotfix_actions.errors import ConflictError, ExitCode, Interrupted, NotFoundError, UsageError
 from hotfix_actions.ports import Event, KubeObject
 from hotfix_actions.report import Outcome, problem_reasons
 from hotfix_actions.services import _kubeops as ops
-from hotfix_actions.services._deploy import Context, apply_target, wait_rollout
+from hotfix_actions.services._deploy import (
+    Context,
+    apply_target,
+    expectation_for,
+    interrupted_line,
+    result_outputs,
+    wait_rollout,
+)
 
 __all__ = ["PromoteRequest", "record_lkg", "run"]
 
@@ -91,22 +103,36 @@ def run(req: PromoteRequest, cfg: PromoteConfig, lock: LockConfig, ctx: Context)
             f"{mode!r} is not a canary mode", input_name="canary", fix="use follow, scale-to-zero or ignore"
         )
     ctx.add("inputs", Status.PASS, f"deployment {req.namespace}/{req.deployment} -> {req.image}")
-    if req.dry_run:
-        ctx.add("lock", Status.SKIP, "dry run: no lock taken, nothing written")
-        return _promote(ctx, req, cfg, mode)
-    with ops.lease_lock(
-        ctx.cluster,
-        req.namespace,
-        ops.lease_name(lock.prefix, req.deployment),
-        req.run_id,
-        ttl_seconds=lock.ttl_seconds,
-        timeout=lock.timeout_seconds if req.lock_timeout is None else req.lock_timeout,
-        say=ctx.reporter.info,
-        warn=lambda text: ctx.reporter.annotate("warning", text),
-        sleep=ctx.sleep,
-    ) as lease:
-        ctx.add("lock", Status.PASS, f"lease {lease.name} held by {req.run_id}")
-        return _promote(ctx, req, cfg, mode)
+    try:
+        if req.dry_run:
+            ctx.add("lock", Status.SKIP, "dry run: no lock taken, nothing written")
+            return _promote(ctx, req, cfg, mode)
+        ops.read_deployment(ctx.cluster, req.namespace, req.deployment)  # no Lease for a Deployment that is not there
+        with ops.lease_lock(
+            ctx.cluster,
+            req.namespace,
+            ops.lease_name(lock.prefix, req.deployment),
+            req.run_id,
+            ttl_seconds=lock.ttl_seconds,
+            timeout=lock.timeout_seconds if req.lock_timeout is None else req.lock_timeout,
+            say=ctx.reporter.info,
+            warn=lambda text: ctx.reporter.annotate("warning", text),
+            what=f'deployment "{req.deployment}"',
+            sleep=ctx.sleep,
+        ) as hold:
+            ctx.add("lock", Status.PASS, f"lease {hold.state.name} held by {req.run_id} (TTL {lock.ttl_seconds}s)")
+            result = _promote(ctx, req, cfg, mode)
+            if hold.lost:
+                ctx.add("lock", Status.WARN, hold.lost)
+            return result
+    except Interrupted as signal:
+        line = interrupted_line(ctx, req.namespace, req.deployment, signal, "promote")
+        ctx.add("interrupted", Status.ERROR, line + "; no last-known-good recorded")
+        if ctx.journal.github_id is not None:
+            ops.deploy_finish(ctx.deployments, ctx.reporter, ctx.journal.github_id, "error", line[:140], req.run_url)
+        written = "true" if ctx.journal.landed else ("unknown" if ctx.journal.sent else "false")
+        outputs = {"image": req.image, "interrupted": signal.signal_name, "written": written}
+        return _outcome(ctx, req, Verdict.ERROR, outputs, exit_code=signal.exit_code)
 
 
 def _promote(ctx: Context, req: PromoteRequest, cfg: PromoteConfig, mode: str) -> Outcome:
@@ -130,7 +156,7 @@ def _promote(ctx: Context, req: PromoteRequest, cfg: PromoteConfig, mode: str) -
     version = ops.one_line(req.version, 100)
     cause = ops.one_line(req.change_cause) or f"hotfix promote {version or req.image} by run {req.run_id}"
     images = {c: req.image for c in (req.containers or ("",))}
-    plan, _ = apply_target(
+    plan, written = apply_target(
         ctx, req.namespace, req.deployment, Target(images=images), change_cause=cause, resume=False, dry_run=req.dry_run
     )
     if plan.action is Action.REFUSE:
@@ -139,7 +165,11 @@ def _promote(ctx: Context, req: PromoteRequest, cfg: PromoteConfig, mode: str) -
     if req.dry_run:
         ctx.add("set image", Status.PASS, f"dry run: {plan.reason}")
         return _outcome(ctx, req, Verdict.PASS, {**outputs, "dry-run": "true"})
-    what = "already live: verifying it" if plan.action is Action.NOOP else plan.reason
+    if written is None:
+        expect = expectation_for(ctx, req.namespace, ops.read_deployment(ctx.cluster, req.namespace, req.deployment))
+        what = "already live: verifying it"
+    else:
+        expect, what = written.expect, f"{plan.reason}; generation {written.expect.generation}"
     ctx.add("set image", Status.PASS, f"{what} (change cause: {cause})")
     gh_id = ops.deploy_start(
         ctx.deployments,
@@ -149,22 +179,30 @@ def _promote(ctx: Context, req: PromoteRequest, cfg: PromoteConfig, mode: str) -
         {"image": req.image, "deployment": req.deployment, "namespace": req.namespace},
         f"promote {req.image}",
     )
+    ctx.journal.github_id = gh_id
     settle = cfg.settle_seconds if req.settle_seconds is None else req.settle_seconds
     timeout = req.wait_timeout or cfg.wait_timeout
-    result = wait_rollout(ctx, req.namespace, req.deployment, timeout, req.fail_fast_after, settle)
+    result = wait_rollout(
+        ctx, req.namespace, req.deployment, timeout=timeout, fail_fast=req.fail_fast_after, settle=settle, expect=expect
+    )
+    outputs.update(result_outputs(result))
+    if result.phase is RolloutPhase.SUPERSEDED:
+        return _superseded(ctx, req, outputs, gh_id)
     ok = result.ok
     if ok and cfg.smoke_checks:
         rows = ops.run_health_checks(ctx.probe, cfg.smoke_checks, ctx.reporter.info, label="smoke")
         ctx.rows.extend(rows)
         ok = all(r.status is Status.PASS for r in rows)
     if not ok:
-        return _fail(ctx, req, cfg, fallback, outputs, gh_id, result.problem.reason if result.problem else "")
+        why = result.problem.describe() if result.problem else (result.message if not result.ok else "smoke checks")
+        return _fail(ctx, req, cfg, fallback, outputs, gh_id, result.problem.reason if result.problem else "", why)
     promoted = ops.read_deployment(ctx.cluster, req.namespace, req.deployment)
     record = record_lkg(ctx, req.namespace, req.deployment, promoted, run_id=req.run_id, run_url=req.run_url)
     ctx.add("last-known-good", Status.PASS, f"recorded {record.describe()}")
     outputs.update({"lkg": record.describe(), "revision": str(record.revision), "changed": "true"})
     _canary(ctx, req, cfg, mode)
     ops.deploy_finish(ctx.deployments, ctx.reporter, gh_id, "success", f"promoted {req.image}", req.run_url)
+    ctx.journal.github_id = None
     ops.notify(
         ctx.notifier,
         Event(
@@ -182,6 +220,32 @@ def _promote(ctx: Context, req: PromoteRequest, cfg: PromoteConfig, mode: str) -
     return _outcome(ctx, req, Verdict.PASS, outputs)
 
 
+def _superseded(ctx: Context, req: PromoteRequest, outputs: dict[str, str], gh_id: int | None) -> Outcome:
+    """Another writer's template replaced ours: no LKG, and no rollback (it would undo their deploy)."""
+    ctx.add("last-known-good", Status.SKIP, "not recorded: our template is no longer the one rolling out")
+    ctx.add("rollback", Status.SKIP, "not rolled back: the deployment now carries another writer's template")
+    ops.deploy_finish(
+        ctx.deployments, ctx.reporter, gh_id, "inactive", f"promote of {req.image} superseded", req.run_url
+    )
+    ctx.journal.github_id = None
+    ops.notify(
+        ctx.notifier,
+        Event(
+            kind="failed",
+            title=f"promote of {req.image} to {req.namespace}/{req.deployment} SUPERSEDED",
+            version=ops.one_line(req.version, 100),
+            verdict="FAIL",
+            reasons=tuple(problem_reasons(ctx.rows)),
+            actor=req.actor,
+            run_url=req.run_url,
+            environment=req.environment,
+        ),
+        ctx.reporter,
+    )
+    outputs = {**outputs, "result": "superseded", "changed": "true", "rolled-back": "false"}
+    return _outcome(ctx, req, Verdict.FAIL, outputs, exit_code=ExitCode.SUPERSEDED)
+
+
 def _fail(
     ctx: Context,
     req: PromoteRequest,
@@ -190,19 +254,20 @@ def _fail(
     outputs: dict[str, str],
     gh_id: int | None,
     blocking: str,
+    why: str,
 ) -> Outcome:
     rollback = cfg.rollback_on_failure if req.rollback_on_failure is None else req.rollback_on_failure
     outputs = {**outputs, "changed": "true", "blocking-reason": blocking}
     if not rollback or fallback is None:
-        why = "--no-rollback-on-failure" if not rollback else "no LKG record and no revision to return to"
-        ctx.add("rollback", Status.SKIP, f"not rolled back ({why}): the failed release stays live")
+        reason = "--no-rollback-on-failure" if not rollback else "no LKG record and no revision to return to"
+        ctx.add("rollback", Status.SKIP, f"not rolled back ({reason}): the failed release stays live")
         ops.deploy_finish(
             ctx.deployments, ctx.reporter, gh_id, "failure", f"promote of {req.image} failed", req.run_url
         )
         outputs["rolled-back"] = "false"
     else:
         cause = f"hotfix promote of {req.image} failed: rolled back to {fallback.describe()} by run {req.run_id}"
-        plan, _ = apply_target(
+        plan, written = apply_target(
             ctx,
             req.namespace,
             req.deployment,
@@ -211,23 +276,29 @@ def _fail(
             resume=False,
             dry_run=False,
             record=(req.run_id, req.run_url),
+            why=ops.one_line(f"promote of {req.image} failed: {why}", 300),
         )
         if plan.action is Action.REFUSE:
             ctx.add("rollback", Status.ERROR, f"could not roll back: {plan.reason}")
         else:
-            ctx.add("rollback", Status.PASS, f"rolled back to {plan.target}")
+            ctx.add("rollback", Status.PASS, f"rolling back to {plan.target}")
+            expect = written.expect if written is not None else None
             back = ctx.cluster.wait_for_rollout(
                 req.namespace,
                 req.deployment,
                 timeout=req.wait_timeout or cfg.wait_timeout,
                 fail_fast_after=req.fail_fast_after,
                 on_progress=ctx.reporter.info,
+                expect=expect,
             )
-            ctx.add("rollback rollout", Status.PASS if back.ok else Status.ERROR, back.describe())
+            status = Status.PASS if back.ok else Status.ERROR
+            ctx.add("rollback rollout", status, ("rolled back: " if back.ok else "") + back.describe())
+            outputs["restore-seconds"] = f"{back.waited:.2f}"
         ops.deploy_finish(
             ctx.deployments, ctx.reporter, gh_id, "inactive", f"promote of {req.image} failed; rolled back", req.run_url
         )
         outputs["rolled-back"] = "true"
+    ctx.journal.github_id = None
     ops.notify(
         ctx.notifier,
         Event(

@@ -1,62 +1,36 @@
 """`hotfix rollback`: emergency rollback of one Deployment (undo, blue-green, redeploy, auto).
 
-Order: check every input, resolve the strategy, take the Lease, snapshot, decide from a fresh read, write with the
-read resourceVersion (a 409 means re-read and decide again), wait by kubectl's rules, health-check, report.
-Idempotent: a target the live template already matches is a no-op with exit 0.
+Order: check every input, resolve the strategy, make sure the Deployment (or Service) exists, take the Lease,
+snapshot, decide from a fresh read, write with the read resourceVersion (a 409 means re-read and decide again), wait
+following the template written (another writer's template is SUPERSEDED, exit 5; a crash fails at once),
+health-check, report. Idempotent: a target the live template already matches is a no-op with exit 0. SIGTERM or
+SIGINT stops the wait, releases the Lease and says in one line what the Deployment was left running (exit 143/130).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from hotfix_actions.config.rollback import RollbackConfig
 from hotfix_actions.decide.lkg import LkgRecord
 from hotfix_actions.decide.rollback import DEFAULT_MATRIX, Action, Target, choose_strategy, previous_release
+from hotfix_actions.decide.rollout import RolloutPhase
+from hotfix_actions.decide.tracking import Expectation
 from hotfix_actions.decide.validate import SEVERITIES
 from hotfix_actions.decide.verdict import Status, Verdict
-from hotfix_actions.errors import ExitCode, NotFoundError, UsageError
-from hotfix_actions.ports import (
-    Event,
-    KubeObject,
-)
-from hotfix_actions.report import Outcome, problem_reasons
+from hotfix_actions.errors import ExitCode, Interrupted, NotFoundError, UsageError
+from hotfix_actions.ports import KubeObject
+from hotfix_actions.report import Outcome
 from hotfix_actions.services import _kubeops as ops
-from hotfix_actions.services._deploy import Context, apply_target, wait_rollout
+from hotfix_actions.services._deploy import (
+    Context,
+    apply_target,
+    expectation_for,
+    interrupted_line,
+    result_outputs,
+    wait_rollout,
+)
+from hotfix_actions.services._rollback_model import RollbackRequest, outcome
 
 __all__ = ["Context", "RollbackRequest", "apply_target", "run", "wait_rollout"]  # Context & co. re-exported
-
-_MAX_CONFLICTS = 5
-
-
-@dataclass(frozen=True)
-class RollbackRequest:
-    namespace: str
-    deployment: str
-    strategy: str | None = None  # undo | blue-green | redeploy | auto; None = .hotfix.yml rollback.strategy
-    severity: str | None = None
-    to_revision: int | None = None
-    to_image: str | None = None
-    to_last_successful: bool = False
-    to_previous: bool = False  # the release before the newest promoted one (that one turned out bad)
-    containers: tuple[str, ...] = ()
-    service: str | None = None
-    to_color: str | None = None
-    keep_failed: bool | None = None
-    grace_seconds: float | None = None
-    resume: bool = False
-    dry_run: bool = False
-    wait: bool | None = None
-    wait_timeout: float | None = None
-    lock_timeout: float | None = None
-    snapshot_dir: str | None = None
-    fail_fast_after: float | None = None
-    settle_seconds: float | None = None
-    run_id: str = "local"
-    run_url: str = ""
-    reason: str = ""
-    environment: str = ""
-    actor: str = ""
-    ref: str = ""  # the commit the GitHub Deployment records (GITHUB_SHA)
 
 
 def _validate(req: RollbackRequest, cfg: RollbackConfig) -> tuple[str, str]:
@@ -118,29 +92,70 @@ def run(
 ) -> Outcome:
     strategy, severity = _validate(req, cfg)
     ctx.add("inputs", Status.PASS, f"deployment {req.namespace}/{req.deployment}, strategy {strategy}")
+    try:
+        return _run(req, cfg, ctx, strategy, severity)
+    except Interrupted as signal:
+        return _interrupted(ctx, req, strategy, signal)
+
+
+def _run(req: RollbackRequest, cfg: RollbackConfig, ctx: Context, strategy: str, severity: str) -> Outcome:
     image = _last_successful_image(ctx, req) if req.to_last_successful else req.to_image
     service = req.service or cfg.blue_green.service or req.deployment
     if strategy == "auto":
         strategy = _auto(ctx, req, cfg, severity, service, has_image=bool(image))
         if strategy == "none":
-            return _outcome(ctx, req, "none", Verdict.PASS, {"action": "none"})
-    lock_target = service if strategy == "blue-green" else req.deployment
+            return outcome(ctx, req, "none", Verdict.PASS, {"action": "none"})
     if req.dry_run:
         ctx.add("lock", Status.SKIP, "dry run: no lock taken, nothing written")
         return _act(ctx, req, cfg, strategy, service, image)
+    if strategy == "blue-green":  # no Lease is created for something that does not exist
+        from hotfix_actions.services.bluegreen import read_service
+
+        read_service(ctx, req.namespace, service)
+        lock_target, subject = service, f'service "{service}"'
+    else:
+        ops.read_deployment(ctx.cluster, req.namespace, req.deployment)
+        lock_target, subject = req.deployment, f'deployment "{req.deployment}"'
+    lock = cfg.lock
     with ops.lease_lock(
         ctx.cluster,
         req.namespace,
-        ops.lease_name(cfg.lock.prefix, lock_target),
+        ops.lease_name(lock.prefix, lock_target),
         req.run_id,
-        ttl_seconds=cfg.lock.ttl_seconds,
-        timeout=cfg.lock.timeout_seconds if req.lock_timeout is None else req.lock_timeout,
+        ttl_seconds=lock.ttl_seconds,
+        timeout=lock.timeout_seconds if req.lock_timeout is None else req.lock_timeout,
         say=ctx.reporter.info,
         warn=lambda text: ctx.reporter.annotate("warning", text),
+        what=subject,
         sleep=ctx.sleep,
-    ) as lease:
-        ctx.add("lock", Status.PASS, f"lease {lease.name} held by {req.run_id} ({lease.reason})")
-        return _act(ctx, req, cfg, strategy, service, image)
+    ) as hold:
+        ctx.add(
+            "lock",
+            Status.PASS,
+            f"lease {hold.state.name} held by {req.run_id} ({hold.state.reason}; TTL {lock.ttl_seconds}s, renewed "
+            f"every {lock.ttl_seconds / 3:.0f}s)",
+        )
+        result = _act(ctx, req, cfg, strategy, service, image)
+        if hold.lost:
+            ctx.add("lock", Status.WARN, hold.lost)
+        return result
+
+
+def _interrupted(ctx: Context, req: RollbackRequest, strategy: str, signal: Interrupted) -> Outcome:
+    """The signal's outcome, after the Lease was released on the way out: one line about the Deployment."""
+    line = interrupted_line(ctx, req.namespace, req.deployment, signal, "rollback")
+    ctx.add("interrupted", Status.ERROR, line)
+    if ctx.journal.github_id is not None:
+        ops.deploy_finish(ctx.deployments, ctx.reporter, ctx.journal.github_id, "error", line[:140], req.run_url)
+    written = "true" if ctx.journal.landed else ("unknown" if ctx.journal.sent else "false")
+    return outcome(
+        ctx,
+        req,
+        strategy,
+        Verdict.ERROR,
+        {"interrupted": signal.signal_name, "written": written, "changed": "unknown" if ctx.journal.sent else "false"},
+        exit_code=signal.exit_code,
+    )
 
 
 def _auto(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, severity: str, service: str, has_image: bool) -> str:
@@ -174,7 +189,7 @@ def _act(
     _snapshot(ctx, req, cfg, deployment, outputs)
     target = _target(ctx, req, strategy, deployment, image)
     cause = _cause(req, strategy, target)
-    plan, _wrote = apply_target(
+    plan, written = apply_target(
         ctx,
         req.namespace,
         req.deployment,
@@ -183,6 +198,7 @@ def _act(
         resume=req.resume,
         dry_run=req.dry_run,
         record=(req.run_id, req.run_url),
+        why=ops.one_line(req.reason, 200) or f"rolled back by run {req.run_id}",
     )
     outputs.update(
         {
@@ -194,17 +210,23 @@ def _act(
     )
     if plan.action is Action.REFUSE:
         ctx.add("plan", Status.FAIL, plan.reason + (f" (fix: {plan.fix})" if plan.fix else ""))
-        return _outcome(ctx, req, strategy, Verdict.FAIL, outputs, exit_code=ExitCode.USAGE, failed=True)
+        return outcome(ctx, req, strategy, Verdict.FAIL, outputs, exit_code=ExitCode.USAGE, failed=True)
     if plan.action is Action.NOOP:
         ctx.add("plan", Status.PASS, plan.reason)
-        ok = req.dry_run or _wait_and_check(ctx, req, cfg, outputs, health=False)
-        return _outcome(
-            ctx, req, strategy, Verdict.PASS if ok else Verdict.FAIL, {**outputs, "changed": "false"}, failed=not ok
-        )
+        if req.dry_run:
+            return outcome(ctx, req, strategy, Verdict.PASS, {**outputs, "changed": "false"})
+        live = ops.read_deployment(ctx.cluster, req.namespace, req.deployment)
+        code = _wait_and_check(ctx, req, cfg, outputs, expectation_for(ctx, req.namespace, live), health=False)
+        return _verdict(ctx, req, strategy, {**outputs, "changed": "false"}, code)
     if req.dry_run:
         ctx.add("plan", Status.PASS, f"dry run: would write {plan.reason}")
-        return _outcome(ctx, req, strategy, Verdict.PASS, {**outputs, "changed": "false", "dry-run": "true"})
-    ctx.add("write", Status.PASS, f"{plan.reason} (conditional on the resourceVersion read)")
+        return outcome(ctx, req, strategy, Verdict.PASS, {**outputs, "changed": "false", "dry-run": "true"})
+    assert written is not None
+    ctx.add(
+        "write",
+        Status.PASS,
+        f"{plan.reason} (conditional on the resourceVersion read; generation {written.expect.generation})",
+    )
     gh_id = ops.deploy_start(
         ctx.deployments,
         ctx.reporter,
@@ -218,35 +240,58 @@ def _act(
         },
         f"emergency rollback ({strategy}) to {plan.target}",
     )
-    ok = _wait_and_check(ctx, req, cfg, outputs)
-    ops.deploy_finish(
-        ctx.deployments, ctx.reporter, gh_id, "success" if ok else "failure", f"rollback to {plan.target}", req.run_url
-    )
-    verdict = Verdict.PASS if ok else Verdict.FAIL
-    return _outcome(ctx, req, strategy, verdict, {**outputs, "changed": "true"}, failed=not ok)
+    ctx.journal.github_id = gh_id
+    code = _wait_and_check(ctx, req, cfg, outputs, written.expect)
+    state = {ExitCode.OK: "success", ExitCode.SUPERSEDED: "inactive"}.get(code, "failure")
+    ops.deploy_finish(ctx.deployments, ctx.reporter, gh_id, state, f"rollback to {plan.target}", req.run_url)
+    ctx.journal.github_id = None
+    return _verdict(ctx, req, strategy, {**outputs, "changed": "true"}, code)
+
+
+def _verdict(ctx: Context, req: RollbackRequest, strategy: str, outputs: dict[str, str], code: ExitCode) -> Outcome:
+    if code is ExitCode.OK:
+        return outcome(ctx, req, strategy, Verdict.PASS, outputs)
+    if code is ExitCode.SUPERSEDED:
+        outputs = {**outputs, "result": "superseded"}
+    return outcome(ctx, req, strategy, Verdict.FAIL, outputs, exit_code=code, failed=True)
 
 
 def _wait_and_check(
-    ctx: Context, req: RollbackRequest, cfg: RollbackConfig, outputs: dict[str, str], *, health: bool = True
-) -> bool:
+    ctx: Context,
+    req: RollbackRequest,
+    cfg: RollbackConfig,
+    outputs: dict[str, str],
+    expect: Expectation,
+    *,
+    health: bool = True,
+) -> ExitCode:
+    """OK, REJECTED (the rollout or a health check failed) or SUPERSEDED (another writer's template)."""
     wait = cfg.wait if req.wait is None else req.wait
-    ok = True
     if wait:
         timeout = req.wait_timeout or cfg.wait_timeout
         settle = cfg.settle_seconds if req.settle_seconds is None else req.settle_seconds
-        result = wait_rollout(ctx, req.namespace, req.deployment, timeout, req.fail_fast_after, settle)
-        outputs["rollout"] = result.phase.value
-        outputs["rollout-seconds"] = f"{result.waited:.2f}"
-        if result.problem:
-            outputs["blocking-reason"] = result.problem.reason
-        ok = result.ok
+        result = wait_rollout(
+            ctx,
+            req.namespace,
+            req.deployment,
+            timeout=timeout,
+            fail_fast=req.fail_fast_after,
+            settle=settle,
+            expect=expect,
+        )
+        outputs.update(result_outputs(result))
+        if result.phase is RolloutPhase.SUPERSEDED:
+            return ExitCode.SUPERSEDED
+        if not result.ok:
+            return ExitCode.REJECTED
     else:
         ctx.add("rollout", Status.SKIP, "not waited for (--no-wait)")
-    if ok and health and cfg.health_checks:
+    if health and cfg.health_checks:
         rows = ops.run_health_checks(ctx.probe, cfg.health_checks, ctx.reporter.info)
         ctx.rows.extend(rows)
-        ok = all(r.status is Status.PASS for r in rows)
-    return ok
+        if not all(r.status is Status.PASS for r in rows):
+            return ExitCode.REJECTED
+    return ExitCode.OK
 
 
 def _target(ctx: Context, req: RollbackRequest, strategy: str, deployment: KubeObject, image: str | None) -> Target:
@@ -298,49 +343,3 @@ def _snapshot(
     )
     out["snapshot"] = path
     ctx.add("snapshot", Status.PASS, f"{len(items)} objects saved to {path}")
-
-
-def _outcome(
-    ctx: Context,
-    req: RollbackRequest,
-    strategy: str,
-    verdict: Verdict,
-    outputs: dict[str, str],
-    *,
-    exit_code: ExitCode | None = None,
-    failed: bool = False,
-) -> Outcome:
-    outputs = {"strategy": strategy, **outputs, "rolled-back": "true" if outputs.get("changed") == "true" else "false"}
-    reasons = problem_reasons(ctx.rows)
-    if not reasons:
-        reasons = [
-            next(
-                (r.text for r in reversed(ctx.rows) if r.check in ("plan", "rollout")),
-                ctx.rows[-1].reason if ctx.rows else "done",
-            )
-        ]
-    if outputs.get("changed") == "true" or failed:
-        ops.notify(
-            ctx.notifier,
-            Event(
-                kind="failed" if failed else "rolled_back",
-                title=f"rollback of {req.namespace}/{req.deployment} {'FAILED' if failed else 'done'} ({strategy})",
-                version=outputs.get("to-image", ""),
-                verdict=verdict.value,
-                reasons=tuple(reasons),
-                actor=req.actor,
-                run_url=req.run_url,
-                environment=req.environment,
-                fields=tuple((k, v) for k, v in outputs.items() if k in ("from-image", "to-image", "target")),
-            ),
-            ctx.reporter,
-        )
-    return Outcome(
-        command="rollback",
-        verdict=verdict,
-        reasons=reasons,
-        outputs=outputs,
-        rows=list(ctx.rows),
-        title=f"emergency-rollback {req.namespace}/{req.deployment}",
-        exit_code=exit_code,
-    )
