@@ -301,6 +301,9 @@ def test_killed_while_queued_on_a_lock(
     if sig is signal.SIGTERM:
         assert code == 143, text
         assert "stopped by SIGTERM" in text and "rolled back, unchanged" in text
+        # the pre-restore backup was read back and published before the command said anything
+        [pre] = pre_restore_manifests(appdb)
+        assert pre["verification"]["ok"] is True and not list(appdb.backups.glob(".*.partial"))  # type: ignore[index]
     else:
         assert code == -signal.SIGKILL
         assert wait_until(lambda: "guard: done" in err.read_text(), 20), err.read_text()

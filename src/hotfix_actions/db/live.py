@@ -123,6 +123,8 @@ class LiveRestore:
     def open(self) -> Preflight:
         """Open the control session and learn what may be done (ownership, the maintenance database, versions)."""
         self.tools.app_name = activity.app_name(self.token, "tool")
+        # the pre-restore pg_dump waits for a lock no longer than the restore's own statements do
+        self.tools.lock_wait_timeout = min(self.tools.lock_wait_timeout, max(1, -(-self.lock_timeout_ms // 1000)))
         self.control = self._session("control")
         sql = f"""
 SELECT json_build_object(

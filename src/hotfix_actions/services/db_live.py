@@ -50,6 +50,8 @@ class LiveRestoreFlow(SessionKeeper):
     committed: bool | None = field(default=False, kw_only=True)
     state: EndState | None = field(default=None, kw_only=True)
     exit_code: ExitCode | None = field(default=None, kw_only=True)  # set when a signal stopped the run
+    _verifier: _Verifier | None = field(default=None, kw_only=True)
+    _pre_name: str = field(default="", kw_only=True)
 
     def dump_pre(self) -> DumpedFile:
         """pg_dump of the current data (writers are held off, so it is exactly what the restore replaces), and the
@@ -60,7 +62,7 @@ class LiveRestoreFlow(SessionKeeper):
             )
         except HotfixError as exc:
             raise Abort(Check("pre-restore backup", Status.ERROR, f"{exc.message}; restore aborted")) from None
-        self.outputs["pre-restore-backup"] = dumped.name
+        self._pre_name = dumped.name
         self.before = _known(self.live.counts_in_transaction(sorted(self.manifest.rows)))
         self.live.tell_guard(f"before {dumped.name} {json.dumps(self.before)}")
         return dumped
@@ -69,13 +71,16 @@ class LiveRestoreFlow(SessionKeeper):
         """Read the pre-restore dump back and publish it while the restore runs; COMMIT waits for it."""
         verifier = _Verifier(lambda: publish_file(self.db, self.pre_store, dumped, self.prov, self.versions))
         verifier.start()
+        self._verifier = verifier
         return verifier
 
     def accept_pre(self, verifier: _Verifier) -> Manifest:
+        self._verifier = None
         pre = verifier.result()
         if isinstance(pre, str):
             raise Abort(Check("pre-restore backup", Status.ERROR, f"{pre}; not committed"))
         self.pre = pre
+        self.outputs["pre-restore-backup"] = pre.name
         replaced = {t: n for t, n in pre.rows.items() if t in (self.before or {})}
         differ = check_rows("pre-restore backup", self.before or {}, replaced, against="what the restore replaces")
         if differ.status is not Status.PASS and set(self.before or {}) <= set(pre.rows):
@@ -184,6 +189,15 @@ class LiveRestoreFlow(SessionKeeper):
             left: list[int] | None = self.live.end_restore_session()
         except (DatabaseError, Interrupted, KeyboardInterrupt):
             left = None
+        if self._verifier is not None:  # the pre-restore backup was being read back: published, or set aside?
+            pre = self._verifier.result(600)
+            self._verifier = None
+            if isinstance(pre, Manifest):
+                self.pre = pre
+                self.outputs["pre-restore-backup"] = pre.name
+                self.steps.add(Check("pre-restore backup", Status.PASS, f"{pre.name}: {total(pre.rows)}, read back"))
+            else:
+                self.steps.add(Check("pre-restore backup", Status.WARN, f"not published: {inert(pre, 300)}"))
         if not self.began and left == []:
             self.state = EndState.UNCHANGED
             self.steps.add(
@@ -217,7 +231,7 @@ class LiveRestoreFlow(SessionKeeper):
                 counts=counts,
                 before=pre_rows,
                 target=self.manifest.rows,
-                before_name=f"the data before the restore (pre-restore backup {self.outputs['pre-restore-backup']})",
+                before_name=f"the data before the restore (pre-restore backup {self._pre_name})",
                 target_name=f"backup {self.manifest.name}",
             )
             self.steps.add(check)
