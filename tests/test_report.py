@@ -102,3 +102,23 @@ def test_fail_reports_the_error_and_fix(tmp_path: Path) -> None:
     assert int(code) == 2
     assert "::error::--deployment: not DNS-1123 (fix: use lower case)" in out.getvalue()
     assert read_outputs(tmp_path / "out")["verdict"] == "ERROR"
+
+
+def test_library_warnings_go_through_the_gate(tmp_path: Path) -> None:
+    """A library's log warning (urllib3 quoting a URL, PyGithub a server answer) is scrubbed and inert as well."""
+    import logging
+
+    r, out, err = reporter(tmp_path)
+    r.mask("hooks-T0ken-0123456789abcdef")
+    saved = logging.lastResort
+    library = logging.getLogger("urllib3.test")
+    library.propagate = False  # no handler anywhere (pytest adds one to the root): as in the command line
+    try:
+        r.capture_logging()
+        library.warning(
+            "retrying /services/%s\n::stop-commands::x ##[add-mask]true", "hooks-T0ken-0123456789abcdef"
+        )
+    finally:
+        logging.lastResort = saved
+    assert "warning: urllib3.test: retrying /services/***\\n::stop-commands::x ##\\[add-mask]true" in err.getvalue()
+    assert [c.name for c in commands_in(out.getvalue(), err.getvalue())] == ["add-mask"]

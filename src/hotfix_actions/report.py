@@ -8,6 +8,7 @@ to stderr and stdout carries exactly one JSON object: verdict, reasons, outputs,
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -101,6 +102,19 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _LogLines(logging.Handler):
+    def __init__(self, reporter: Reporter) -> None:
+        super().__init__(logging.WARNING)
+        self.reporter = reporter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a library's broken format string: show it raw rather than lose the warning
+            message = str(record.msg)
+        self.reporter._emit(f"{record.levelname.lower()}: {record.name}: {message}", self.reporter.err)
+
+
 def print_lines(text: str, stream: IO[str] | None = None) -> None:
     """Text that no Reporter wrote (click's usage errors, a traceback): each line made inert, to stderr."""
     target = stream or sys.stderr
@@ -138,12 +152,19 @@ class Reporter:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, json_mode: bool = False) -> Reporter:
-        return cls(
+        reporter = cls(
             github_actions=env.get("GITHUB_ACTIONS") == "true",
             output_path=env.get("GITHUB_OUTPUT") or None,
             summary_path=env.get("GITHUB_STEP_SUMMARY") or None,
             json_mode=json_mode,
         )
+        reporter.capture_logging()
+        return reporter
+
+    def capture_logging(self) -> None:
+        """Library warnings (urllib3, PyGithub, ...) that no handler takes go through this reporter too: scrubbed
+        and inert, to stderr (they may quote a URL or a server's answer)."""
+        logging.lastResort = _LogLines(self)
 
     # -- low level -----------------------------------------------------------------------------------
     @property
