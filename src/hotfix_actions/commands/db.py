@@ -257,7 +257,11 @@ def verify_cmd(
     help="Read-only query run afterwards; its first value must be true (db.check_sql). Env: HOTFIX_DB_CHECK_SQL.",
 )
 @click.option("--deep", is_flag=True, default=None, help="Also verify the dump in a scratch database first.")
-@click.option("--dry-run", is_flag=True, help="Verify and check versions only; touch nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Verify the dump, check versions, show the sessions and what would be done; touch nothing.",
+)
 @click.option(
     "--pre-restore-dir",
     envvar="HOTFIX_DB_PRE_RESTORE_DIR",

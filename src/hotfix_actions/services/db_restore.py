@@ -159,7 +159,8 @@ def restore(
     if flow.state is not None and flow.state.value == "restored" and req.check_sql:
         _check_sql(db, req.check_sql, undo, steps)
     outputs["sessions"] = flow.sessions_json()
-    failed = f"restore of {db.name}: {flow.state.value if flow.state else 'refused, not touched'}"
+    state = flow.state.value if flow.state else "unknown"
+    failed = f"restore of {db.name}: {state}" if flow.began else refused
     outcome = steps.outcome(
         "db restore",
         passed=f"{db.name} restored from {req.name}; {undo}",
