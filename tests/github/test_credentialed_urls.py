@@ -70,3 +70,36 @@ def test_rollback_with_a_plain_http_api_url_stops_before_any_request(tmp_path: P
         assert server.requests == []
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("server", "refused"),
+    [("http://kube.example:6443", True), ("http://127.0.0.1.evil.example", True), ("https://kube.example", False),
+     ("http://127.0.0.1:6443", False)],
+)  # fmt: skip
+def test_a_kubeconfig_token_goes_only_to_an_allowed_server(server: str, refused: bool) -> None:
+    from hotfix_actions.kube._kubeconfig import ClientSettings, KubeconfigError
+
+    if refused:
+        with pytest.raises(KubeconfigError, match="credentials would travel in clear"):
+            ClientSettings(server=server, token="kubeT0ken0123456789")
+    else:
+        assert ClientSettings(server=server, token="kubeT0ken0123456789").server == server
+    assert ClientSettings(server=server).server == server  # no credential: nothing to protect
+
+
+def test_rollback_refuses_a_plain_http_cluster_with_a_token(tmp_path: Path) -> None:
+    kubeconfig = (
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://kube.example:6443'}}]\n"
+        "users: [{name: u, user: {token: kubeT0ken0123456789}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u, namespace: shop}}]\ncurrent-context: x\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "HOTFIX_"))} | {
+        "HOTFIX_KUBECONFIG_DATA": base64.b64encode(kubeconfig.encode()).decode()
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "hotfix_actions", "rollback", "-d", "shop"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "credentials would travel in clear" in proc.stdout + proc.stderr

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from hotfix_actions.decide.names import url_problem
+
 __all__ = ["ClientSettings", "KubeconfigError", "load_kubeconfig", "settings_from_doc"]
 
 
@@ -49,6 +51,14 @@ class ClientSettings:
     exec_config: Mapping[str, Any] = field(default_factory=dict)
     exec_dir: str = ""  # folder of the kubeconfig that named the exec command
     auth_provider: str = ""  # name of an auth-provider entry: not handled here
+
+    def __post_init__(self) -> None:
+        # A bearer token, a password or a plugin's token goes to the server: the one URL allowlist applies
+        # (https, or plain http only to a loopback host).
+        if (self.token or self.token_file or self.password or self.exec_config or self.auth_provider) and (
+            problem := url_problem(self.server)
+        ):
+            raise KubeconfigError(f"server {self.server[:100]!r} {problem}: its credentials would travel in clear")
 
 
 def _b64(value: Any, what: str) -> str:
