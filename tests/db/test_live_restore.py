@@ -334,3 +334,37 @@ def test_the_operator_script_shows_the_sessions_before_asking(
     assert "would terminate 1 session" in done.stderr and f"terminated pid {reader.pid}" in done.stdout
     assert appdb.count("orders") == 500
     assert_clean(appdb)
+
+
+def test_a_short_db_timeout_ends_our_sessions_before_saying_rolled_back(
+    appdb: AppDb, tmp_path: Path, prepared: str
+) -> None:
+    """Before: with a short db.timeout_seconds the command said 'its single transaction was rolled back' while two
+    of its server sessions were still queued on the lock."""
+    name, _ = backup(appdb)
+    change(appdb)
+    before = appdb.fingerprint()
+    Path(".hotfix.yml").write_text("version: 1\ndb:\n  timeout_seconds: 3\n  lock_timeout_seconds: 60\n")
+    run = restore(appdb, tmp_path, [name])
+    assert run.code == 3, run.text
+    assert "did not finish within 3s" in run.out
+    lines = run.out.splitlines()
+    [verdict] = [i for i, line in enumerate(lines) if "rolled back, unchanged" in line and line.startswith("▶")]
+    assert "no session of ours is left" in lines[verdict]
+    assert not ours_on_server(appdb.server)  # at once: it was confirmed before the verdict was printed
+    assert appdb.fingerprint() == before
+    assert_clean(appdb)
+
+
+def test_no_way_to_block_connections_refuses_before_anything(appdb: AppDb, tmp_path: Path) -> None:
+    name, _ = backup(appdb)
+    change(appdb)
+    before = appdb.fingerprint()
+    run = restore(appdb, tmp_path, [name, "--maintenance-db=no_such_db"])
+    assert run.code == 1, run.text
+    assert "cannot block new connections" in run.out and "no_such_db does not exist" in run.out
+    assert "--no-block-connections" in run.out  # the way out, named
+    assert appdb.fingerprint() == before and pre_restore_manifests(appdb) == []
+    run = restore(appdb, tmp_path, [name, "--maintenance-db=no_such_db", "--no-block-connections"])
+    assert run.code == 0, run.text
+    assert_clean(appdb)
