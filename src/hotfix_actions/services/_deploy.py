@@ -127,9 +127,8 @@ def apply_target(
             lkg = rollback_record(plan, time=stamp, run_id=record[0], run_url=record[1], replaced=replaced, why=why)
         restarts = _restarts(ctx.cluster, namespace, deployment)
         body = apply_plan(deployment, plan, change_cause, lkg)
-        ctx.journal = Journal(
-            sent=plan.target, template=plan.template, sent_at=ctx.now().strftime("%H:%M:%SZ"), github_id=None
-        )
+        images = ", ".join(f"{k}={v}" for k, v in plan.to_images.items())
+        ctx.journal = Journal(sent=images, template=plan.template, sent_at=ctx.now().strftime("%H:%M:%SZ"))
         try:
             written = ctx.cluster.replace("deployments", namespace, body)
         except ConflictError as exc:
@@ -201,8 +200,11 @@ def interrupted_line(ctx: Context, namespace: str, name: str, signal: Interrupte
         images = ", ".join(f"{k}={v}" for k, v in container_images(template).items())
         status = rollout_status(deployment)
         state = "rolled out" if status.phase is RolloutPhase.COMPLETE else status.message
-        ours = journal.template is not None and templates_equal(template, journal.template)
-        live = f"it now runs {images} ({'our write' if ours else 'not our write'}; {state})"
+        if journal.template is None:
+            live = f"it runs {images}, unchanged by us ({state})"
+        else:
+            ours = templates_equal(template, journal.template)
+            live = f"it now runs {images} ({'our write' if ours else 'not our write'}; {state})"
     if not journal.sent:
         sent = f"nothing was written by this {what}"
     elif journal.landed:

@@ -18,7 +18,7 @@ from hotfix_actions.config.rollback import HealthCheck
 from hotfix_actions.decide.lkg import LkgRecord, history
 from hotfix_actions.decide.names import dns1123_label_problem, dns1123_subdomain_problem, image_problem
 from hotfix_actions.decide.verdict import Status
-from hotfix_actions.errors import HotfixError, LockHeldError, NotFoundError, UsageError
+from hotfix_actions.errors import ClusterError, HotfixError, LockHeldError, NotFoundError, UsageError
 from hotfix_actions.ports import Cluster, Deployments, Event, KubeObject, LeaseState, Notifier, Probe
 from hotfix_actions.report import Reporter, Row
 
@@ -86,7 +86,13 @@ def read_deployment(cluster: Cluster, namespace: str, name: str) -> KubeObject:
     try:
         return cluster.get("deployments", namespace, name)
     except NotFoundError as exc:
-        if not cluster.namespace_exists(namespace):
+        try:
+            exists = cluster.namespace_exists(namespace)
+        except NotFoundError:
+            raise
+        except ClusterError:  # a least-privilege Role cannot read namespaces: say what it can see
+            exists = True
+        if not exists:
             raise NotFoundError(
                 f'namespace "{namespace}" does not exist', fix="pass --namespace with an existing namespace"
             ) from exc

@@ -1,0 +1,79 @@
+"""Item 3: Leases like leader election, on both clusters, through real `hotfix` processes with the default lock
+settings: a crashed holder (SIGKILL) frees the lock within its short TTL, a held lock is reported as "locked by
+<holder> since <time>, renewed <n> s ago" with exit 4 (not "cluster unreachable"), and a Deployment that does not
+exist gets no Lease."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from hotfix_actions.config.rollback import LockConfig
+from tests.clusters import KubeUnderTest
+from tests.kube.kubefix import GOOD, GOOD2
+from tests.rollback.truth import hotfix_env, live_image, run_hotfix, slow, spawn, start, tool
+
+GOOD3 = "registry.example/web:1.3"
+CONFIG = "version: 1\ncluster: {poll_interval: 0.1}\n"  # the lock settings are the defaults
+
+
+def _holder(kube: KubeUnderTest, name: str = "hotfix-lock-web") -> str:
+    lease = kube.get("coordination.k8s.io/v1", "leases", kube.namespace, name)
+    return "" if lease is None else str((lease.get("spec") or {}).get("holderIdentity") or "")
+
+
+def test_the_default_lock_timeout_outlasts_the_ttl() -> None:
+    lock = LockConfig()
+    assert lock.ttl_seconds <= 15 < lock.timeout_seconds
+
+
+def test_a_killed_holder_frees_the_lock_in_seconds(kube: KubeUnderTest, tmp_path: Path) -> None:
+    start(kube, GOOD)
+    with tool(kube) as cluster:  # the live template's pods take 4 s: the first run holds the lock while it waits
+        dep = cluster.get("deployments", kube.namespace, "web")
+        dep["spec"]["template"]["metadata"]["annotations"] = slow(4)
+        dep["spec"]["template"]["spec"]["containers"][0]["image"] = GOOD2
+        cluster.replace("deployments", kube.namespace, dep)
+    env = hotfix_env(kube, tmp_path, CONFIG)
+    first = spawn(["rollback", "-d", "web", "--to-image", GOOD3, "--fail-fast-after", "300", "--timeout", "300"], env)
+    try:
+        kube.wait_for(lambda: (live_image(kube) == GOOD3 and _holder(kube)) or first.poll() is not None, timeout=30)
+        assert first.poll() is None, first.communicate()
+        holder = _holder(kube)
+        assert holder.endswith(f":{first.pid}")
+        time.sleep(6)  # past one renewal (every TTL/3 = 5 s)
+        blocked = run_hotfix(["rollback", "-d", "web", "--to-image", GOOD, "--lock-timeout", "1"], env)
+        said = blocked.stdout + blocked.stderr
+        assert blocked.returncode == 4, said
+        found = re.search(rf"locked by {re.escape(holder)} since (\S+), renewed (\d+) s ago", said)
+        assert found is not None, said
+        assert int(found.group(2)) <= 5, "the holder renews while it runs"
+        assert "cluster unreachable" not in said and live_image(kube) == GOOD3
+        first.kill()  # SIGKILL: no cleanup at all, the lease stays held until its TTL runs out
+        first.communicate()
+        killed = time.monotonic()
+        third = run_hotfix(["rollback", "-d", "web", "--to-image", GOOD, "--fail-fast-after", "300"], env)
+        took = time.monotonic() - killed
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    said = third.stdout + third.stderr
+    assert third.returncode == 0, said
+    assert took < 15 + 4 + 6, f"{took:.1f}s after the holder died"  # TTL + the rollout's slow pods + start-up
+    assert f"lock: locked by {holder}" in said and ("not renewed for" in said or "expired" in said)
+    assert live_image(kube) == GOOD and _holder(kube) == ""
+
+
+@pytest.mark.parametrize("command", [["rollback", "--to-image", GOOD2], ["promote", "--image", GOOD2]])
+def test_no_lease_for_a_deployment_that_does_not_exist(kube: KubeUnderTest, tmp_path: Path, command: list[str]) -> None:
+    start(kube, GOOD)
+    result = run_hotfix([command[0], "-d", "wbe", *command[1:]], hotfix_env(kube, tmp_path, CONFIG))
+    said = result.stdout + result.stderr
+    assert result.returncode == 2, said
+    assert f'deployment "wbe" not found in namespace "{kube.namespace}" (deployments there: web)' in said
+    assert kube.get("coordination.k8s.io/v1", "leases", kube.namespace, "hotfix-lock-wbe") is None
+    assert live_image(kube) == GOOD
