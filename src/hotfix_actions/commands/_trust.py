@@ -58,12 +58,17 @@ def check_trust(ctx: click.Context, params: Mapping[str, Any], env: Mapping[str,
         for name in TRUST_OPTIONS
         if name in params and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
     ]
-    url_params = [n for n in _RUNNER_URLS if params.get(n)] if env.get("GITHUB_ACTIONS") == "true" else []
-    if not (from_args and on_command_line) and not url_params:
-        return
-    security = _trusted_config(env).section(SecurityConfig)
-    if from_args:
-        refused = [TRUST_OPTIONS[n] for n in on_command_line if TRUST_OPTIONS[n] not in security.allow_args]
+    in_actions = env.get("GITHUB_ACTIONS") == "true"
+    url_params = [n for n in _RUNNER_URLS if params.get(n)] if in_actions else []
+    found: list[SecurityConfig] = []
+
+    def security() -> SecurityConfig:  # read only when something would be refused
+        if not found:
+            found.append(_trusted_config(env).section(SecurityConfig))
+        return found[0]
+
+    if from_args and on_command_line:
+        refused = [TRUST_OPTIONS[n] for n in on_command_line if TRUST_OPTIONS[n] not in security().allow_args]
         if refused:
             raise UsageError(
                 f"{', '.join(refused)} cannot be given through the action's args: "
@@ -76,7 +81,7 @@ def check_trust(ctx: click.Context, params: Mapping[str, Any], env: Mapping[str,
         variable, default, key = _RUNNER_URLS[name]
         runner = env.get(variable) or default
         value = str(params[name])
-        if _same_url(value, runner) or any(_same_url(value, allowed) for allowed in getattr(security, key)):
+        if _same_url(value, runner) or any(_same_url(value, allowed) for allowed in getattr(security(), key)):
             continue
         raise UsageError(
             f"{value[:100]!r} is not this runner's {variable} ({runner[:100]}); the token is sent only there",
