@@ -38,13 +38,15 @@ ACT = Activity(sessions=(IDLE_TX, LOCKER), locks=(HeldLock(42, "public.orders", 
         (SessionsMode.WAIT, [IDLE_TX], 10.0, "wait", "waiting up to 60s"),
         (SessionsMode.WAIT, [IDLE_TX, LOCKER], 60.0, "refuse", "after waiting 60s"),
         (SessionsMode.REFUSE, [IDLE_TX, LOCKER], 0.0, "refuse", "AccessExclusiveLock on public.orders"),
+        (SessionsMode.TERMINATE, [DbSession(pid=43, application="hotfix-db/a1b2c3/restore")], 0, "refuse", "another"),
+        (SessionsMode.WAIT, [DbSession(pid=43, application="hotfix-db/a1b2c3/guard")], 0, "refuse", "another"),
     ],
 )
 def test_plan_sessions(mode: SessionsMode, others: list[DbSession], waited: float, action: str, words: str) -> None:
     plan = plan_sessions(mode, others, ACT, waited=waited, wait_limit=60)
     assert plan.action == action and words in plan.reason
     assert plan.pids == tuple(s.pid for s in others)
-    if action == "refuse":  # names each session and the options
+    if action == "refuse" and "another" not in words:  # names each session and the options
         assert all(f"pid {s.pid}" in plan.reason for s in others)
         assert "--sessions=terminate" in plan.reason and "--scale-deployment" in plan.reason
 

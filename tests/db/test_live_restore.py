@@ -368,3 +368,28 @@ def test_no_way_to_block_connections_refuses_before_anything(appdb: AppDb, tmp_p
     run = restore(appdb, tmp_path, [name, "--maintenance-db=no_such_db", "--no-block-connections"])
     assert run.code == 0, run.text
     assert_clean(appdb)
+
+
+def test_a_second_restore_never_terminates_the_first(appdb: AppDb, tmp_path: Path, prepared: str) -> None:
+    name, _ = backup(appdb)
+    change(appdb)
+    before = appdb.fingerprint()
+    first_dir = tmp_path / "first"
+    first_dir.mkdir()
+    proc, out, _err = _start(
+        ["db", "restore", name, "--lock-timeout=30", "--no-block-connections"], _env(appdb, first_dir), first_dir
+    )
+    try:
+        assert wait_until(lambda: "restore: waiting" in out.read_text(), 40), out.read_text()
+        second = restore(appdb, tmp_path, [name, "--terminate", "--no-block-connections"])
+        assert second.code == 1, second.text
+        assert "another hotfix db restore is running" in second.out and "terminated pid" not in second.out
+        assert proc.poll() is None  # the first one is still there, still waiting
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(60) == 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert appdb.fingerprint() == before
+    assert_clean(appdb)

@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 _MAX_TEXT = 80
+_OTHER_RESTORE = re.compile(r"^hotfix-db/[0-9a-f]{6,32}/")
 _COMMAND_START = re.compile(r"(::|##\[)")
 
 
@@ -249,6 +250,14 @@ def plan_sessions(
         return SettlePlan("proceed", (), what)
     count = f"{len(others)} other session{'s' if len(others) != 1 else ''} connected"
     pids = tuple(s.pid for s in others)
+    restores = sorted({s.application.split("/")[1] for s in others if _OTHER_RESTORE.match(s.application)})
+    if restores:  # never terminated, never waited for: two restores of one database must not interleave
+        return SettlePlan(
+            "refuse",
+            pids,
+            f"refused: another hotfix db restore is running on this database (run {', '.join(restores)}); "
+            "let it finish, or stop that process (its guard then cleans up)",
+        )
     if mode is SessionsMode.TERMINATE:
         return SettlePlan("terminate", pids, f"{count}: terminating them (--sessions=terminate)")
     if mode is SessionsMode.WAIT and waited < wait_limit:

@@ -120,7 +120,13 @@ def restore(
         try:
             preflight = target.open()
         except DatabaseError as exc:
-            steps.add(Check("sessions", Status.ERROR, f"could not open the control session: {exc.message}"))
+            hint = ""
+            if "not currently accepting connections" in exc.message:
+                hint = (
+                    f"; if a restore was stopped with its guard process gone too, allow connections again from another "
+                    f"database: ALTER DATABASE {db.name} ALLOW_CONNECTIONS true"
+                )
+            steps.add(Check("sessions", Status.ERROR, f"could not open the control session: {exc.message}{hint}"))
             return steps.outcome("db restore", passed="", failed=refused, outputs=outputs)
         if req.live.block_connections and not preflight.can_block:
             steps.add(Check("connections", Status.FAIL, _cannot_block(preflight.block_problem)))
