@@ -176,6 +176,8 @@ def test_terminate_ends_them_records_them_and_restores(appdb: AppDb, tmp_path: P
     assert recorded[locker.pid]["application"] == "shop-migrate"
     # the job summary shows the sessions and what was done to them
     assert "### Sessions on" in run.summary and f"| {locker.pid} |" in run.summary and "terminated" in run.summary
+    [row] = [line for line in run.summary.splitlines() if line.startswith(f"| {locker.pid} |")]
+    assert "AccessExclusiveLock on orders" in row and "shop-migrate" in row
     assert_clean(appdb)
 
 

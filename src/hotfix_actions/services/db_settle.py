@@ -64,6 +64,7 @@ class SessionKeeper:
     clock: Callable[[], float] = field(default=time.monotonic, kw_only=True)
     sleep: Callable[[float], None] = field(default=time.sleep, kw_only=True)
     records: dict[int, SessionRecord] = field(default_factory=dict, kw_only=True)
+    locks: dict[int, str] = field(default_factory=dict, kw_only=True)  # pid -> the relation locks it held
     blocked: bool = field(default=False, kw_only=True)
     _wait_started: float | None = field(default=None, kw_only=True)
     _last_wait: str = field(default="", kw_only=True)
@@ -86,11 +87,13 @@ class SessionKeeper:
                 md_escape(inert(r.session.application, 40)),
                 md_escape(inert(r.session.state) if r.session.state is not None else "hidden"),
                 age_text(r.session.xact_age) if r.session.xact_age is not None else "-",
+                md_escape(inert(self.locks.get(r.session.pid, "-"), 160)),
                 md_escape(r.action.value + (f": {inert(r.detail, 120)}" if r.detail else "")),
             ]
             for r in self.records.values()
         ]
-        table = md_table(["pid", "user", "application", "state", "transaction open", "what was done"], rows)
+        header = ["pid", "user", "application", "state", "transaction open", "locks held", "what was done"]
+        table = md_table(header, rows)
         blocked = "New connections were blocked during the restore.\n" if self.blocked else ""
         return head + table + "\n" + blocked
 
@@ -107,6 +110,8 @@ class SessionKeeper:
             for s in others:
                 if s.pid not in self.records or self.records[s.pid].action is SessionAction.FOUND:
                     self._record(s, SessionAction.FOUND)
+                if act.locks_of(s.pid):
+                    self.locks[s.pid] = ", ".join(f"{x.mode} on {x.relation}" for x in act.locks_of(s.pid)[:4])
                 if first:
                     locks = act.locks_of(s.pid)
                     lock_text = "; " + ", ".join(describe_lock(x) for x in locks[:4]) if locks else ""
