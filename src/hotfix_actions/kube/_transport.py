@@ -33,7 +33,7 @@ from hotfix_actions.kube._kubeconfig import KubeconfigError
 
 __all__ = ["RetryPolicy", "Transport"]
 
-_LAST_CHANCE = 1.0  # seconds for each socket of the one attempt made after the deadline has passed
+_LAST_CHANCE = 0.5  # seconds for each socket of the one attempt made after the deadline has passed
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,10 @@ class Transport:
                 event = _decode_event(line)
                 if event is not None:
                     yield event
-        except Exception:  # a dropped or timed-out stream: the caller re-reads
+        except (OSError, ValueError):  # no end of stream when the server should have closed it: it went silent then
+            self._unanswered(started + timeout)
+            return
+        except Exception:  # any other broken stream: the caller re-reads
             return
         finally:
             self.http.finish(conn)  # a half-read stream must not be reused
