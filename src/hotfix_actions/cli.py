@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Practise a rollback: a failing canary must be caught and the last-known-good restored.",
     ),
     "monitor": ("hotfix_actions.commands.monitor", "Watch a Deployment after promotion; roll it back when it fails."),
+    "fleet": ("hotfix_actions.commands.fleet", "One hotfix across many clusters in waves: promote, rollback, status."),
 }
 
 

@@ -32,6 +32,7 @@ SECTIONS: dict[str, str] = {
     "promote": "hotfix_actions.config.promote:PromoteConfig",
     "canary": "hotfix_actions.config.canary:CanaryConfig",
     "security": "hotfix_actions.config.security:SecurityConfig",
+    "fleet": "hotfix_actions.config.fleet:FleetConfig",
 }
 
 _SCHEMA_DIR = Path(__file__).with_name("schemas")
