@@ -82,9 +82,15 @@ def rs_images(sb: Sandbox, name: str = "web") -> dict[int, str]:
 
 
 def start_sandbox(**kwargs: Any) -> Sandbox:
-    settings = {"ready_delay": 0.05, "crash_images": r":(bad|crash)", "pull_fail_images": r":nopull", "tick": 0.02}
+    settings = {
+        "ready_delay": 0.05,
+        "crash_images": r":(bad|crash)",
+        "pull_fail_images": r":nopull",
+        "tick": 0.02,
+        "crash_period": 0.2,
+    }
     settings.update(kwargs)
-    return Sandbox.start(crash_period=0.2, **settings)
+    return Sandbox.start(**settings)
 
 
 @pytest.fixture
