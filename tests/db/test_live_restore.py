@@ -395,3 +395,33 @@ def test_a_second_restore_never_terminates_the_first(appdb: AppDb, tmp_path: Pat
             proc.wait()
     assert appdb.fingerprint() == before
     assert_clean(appdb)
+
+
+def test_a_session_we_may_not_end_is_named_and_nothing_is_touched(appdb: AppDb, tmp_path: Path) -> None:
+    """A superuser's open transaction: the application role sees no state for it and may not terminate it."""
+    name, _ = backup(appdb)
+    change(appdb)
+    before = appdb.fingerprint()
+    admin = subprocess.Popen(
+        ["psql", "-X", "-q", "-h", str(appdb.server.socket_dir), "-p", str(appdb.server.port), "-U", "postgres",
+         "-d", appdb.name, "-f", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        env={"PATH": os.environ.get("PATH", ""), "PGAPPNAME": "dba-console"},
+    )  # fmt: skip
+    try:
+        assert admin.stdin is not None
+        admin.stdin.write("BEGIN; SELECT count(*) FROM accounts;\n")
+        admin.stdin.flush()
+        assert wait_until(
+            lambda: "dba-console" in appdb.server.superuser_sql("SELECT application_name FROM pg_stat_activity;"), 10
+        )
+        run = restore(appdb, tmp_path, [name, "--terminate"])
+        assert run.code == 1, run.text
+        assert "state hidden (needs pg_read_all_stats)" in run.out
+        assert "could not terminate" in run.out and "pg_signal_backend" in run.out
+        assert "data untouched" in run.out
+        assert appdb.fingerprint() == before and pre_restore_manifests(appdb) == []
+    finally:
+        admin.kill()
+        admin.wait()
+    assert_clean(appdb)

@@ -104,7 +104,7 @@ SELECT json_build_object(
   'sessions', (SELECT coalesce(json_agg({_SESSION_JSON.format(a="a")} ORDER BY a.pid), '[]')
                FROM pg_stat_activity a
                WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
-                 AND a.backend_type = 'client backend'
+                 AND coalesce(a.backend_type, 'client backend') = 'client backend'
                  AND coalesce(a.application_name, '') NOT LIKE {quote_literal(_pattern(token))}),
   'locks', (SELECT coalesce(json_agg(json_build_object(
                  'pid', l.pid, 'relation', coalesce(c.oid::regclass::text, l.relation::text), 'mode', l.mode,

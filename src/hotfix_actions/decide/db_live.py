@@ -178,7 +178,7 @@ def describe_session(session: DbSession) -> str:
         parts.append(f'application "{inert(session.application, 40)}"')
     if session.client:
         parts.append(inert(session.client, 40))
-    if session.backend_type != "client backend":
+    if session.backend_type and session.backend_type != "client backend":
         parts.append(inert(session.backend_type, 40))
     if session.hidden:
         parts.append("state hidden (needs pg_read_all_stats)")
