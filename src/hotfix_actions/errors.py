@@ -16,6 +16,7 @@ __all__ = [
     "ConflictError",
     "DatabaseError",
     "ExitCode",
+    "ForbiddenError",
     "GitError",
     "GitHubError",
     "HotfixError",
@@ -111,6 +112,13 @@ class NotFoundError(ClusterError):
 
 class ConflictError(ClusterError):
     """A write lost a race (HTTP 409); re-read and decide again."""
+
+
+class ForbiddenError(ClusterError):
+    """The API server refused the kubeconfig's identity (401) or a permission it lacks (403 from RBAC): a
+    configuration problem with a named fix, "forbidden: needs <verb> <resource>"."""
+
+    exit_code = ExitCode.USAGE
 
 
 class UnreachableError(ClusterError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,7 +27,14 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from hotfix_actions.errors import ClusterError, ConflictError, NotFoundError, UnreachableError, UsageError
+from hotfix_actions.errors import (
+    ClusterError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnreachableError,
+    UsageError,
+)
 from hotfix_actions.guard import clip
 from hotfix_actions.kube._http import Http, TransportFailure
 from hotfix_actions.kube._kubeconfig import KubeconfigError
@@ -44,6 +52,37 @@ class RetryPolicy:
     backoff_initial: float = 0.25
     backoff_max: float = 4.0
     deadline: float = 15.0  # seconds the API server may stay silent before the command gives up
+
+
+_RBAC = re.compile(
+    r'User "(?P<user>[^"]*)" cannot (?P<verb>[a-z]+) resource "(?P<resource>[^"]+)"'
+    r'(?: in API group "(?P<group>[^"]*)")?(?: in the namespace "(?P<namespace>[^"]*)")?'
+)
+RBAC_FILE = "examples/k8s/rbac.yaml"
+
+
+def forbidden(status: int, message: str, what: str, method: str) -> Exception:
+    """401 and 403 in words: which permission is missing, for whom, and how to grant it. A 403 that is not RBAC
+    (an admission policy, a quota) keeps the server's reason."""
+    if status == 401:
+        return ForbiddenError(
+            f"unauthorized: the API server did not accept the kubeconfig's credentials ({method} {what})",
+            fix="the token or certificate is wrong or expired: create a new one (kubectl create token hotfix-actions "
+            "-n <namespace>) and update the kubeconfig secret",
+        )
+    found = _RBAC.search(message)
+    if not found:
+        return ClusterError(f"{method} {what}: forbidden by the API server: {message}")
+    group = found.group("group") or ""
+    resource = f"{found.group('resource')}.{group}" if group else found.group("resource")
+    namespace = found.group("namespace")
+    where = f' in namespace "{namespace}"' if namespace else " (cluster-wide)"
+    return ForbiddenError(
+        f"forbidden: needs {found.group('verb')} {resource}{where}; the identity {found.group('user')} lacks it "
+        f"({method} {what})",
+        fix=f"grant the tool its Role: kubectl apply -n {namespace or '<namespace>'} -f {RBAC_FILE} (it lists "
+        "exactly what hotfix-actions needs), and use that service account's token in the kubeconfig",
+    )
 
 
 class _Retryable(Exception):
@@ -214,11 +253,7 @@ class Transport:
         if status == 409:
             return ConflictError(f"{method} {what}: conflict ({message or 'HTTP 409'})")
         if status in (401, 403):
-            return ClusterError(
-                f"{method} {what}: HTTP {status} {message}",
-                fix="the credentials lack a permission (RBAC) or are invalid; check the kubeconfig's user and "
-                "the Role bound to it",
-            )
+            return forbidden(status, message, what, method)
         if status == 422:
             return UsageError(f"{method} {what} was rejected as invalid: {message}")
         return ClusterError(f"{method} {what}: HTTP {status} {message}")
