@@ -23,6 +23,7 @@ import pytest
 
 from tests.db.clients import Client, ours_on_server, stream, wait_until
 from tests.db.conftest import AppDb, run_json
+from tests.db.pgserver import APP_USER
 
 pytestmark = pytest.mark.postgres
 
@@ -425,3 +426,45 @@ def test_a_session_we_may_not_end_is_named_and_nothing_is_touched(appdb: AppDb, 
         admin.kill()
         admin.wait()
     assert_clean(appdb)
+
+
+def test_a_server_restart_mid_restore_is_reported_as_unknown_and_connections_come_back(tmp_path: Path) -> None:
+    """Every session of ours dies with the server; ALLOW_CONNECTIONS false outlives the restart. The command must
+    not claim 'rolled back' without a check it could not make, and connections must be allowed again."""
+    from tests.db.conftest import SEED
+    from tests.db.pgserver import remove_server, start_server
+
+    server = start_server()
+    try:
+        server.superuser_sql(f"CREATE DATABASE shop OWNER {APP_USER} TEMPLATE template0;")
+        db = AppDb(server=server, name="shop", backups=tmp_path / "backups")
+        db.sql(SEED)
+        name, _ = backup(db)
+        change(db)
+        before = db.fingerprint()
+        db.sql("BEGIN; SELECT count(*) FROM orders; PREPARE TRANSACTION 'survives';")  # outlives the restart too
+        work = tmp_path / "run"
+        work.mkdir()
+        proc, out, err = _start(["db", "restore", name, "--lock-timeout=60"], _env(db, work), work)
+        try:
+            assert wait_until(lambda: "restore: waiting" in out.read_text(), 40), out.read_text()
+            assert not allowed(db)
+            pg_ctl = [str(server.bindir / "pg_ctl"), "-D", str(server.data), "-l", str(server.base / "log")]
+            subprocess.run(
+                server._as_owner([*pg_ctl, "-m", "fast", "-w", "restart"]),
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
+            )  # fmt: skip
+            code = proc.wait(120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        text = out.read_text() + err.read_text()
+        assert code == 3, text
+        assert "end state: error - unknown" in text and "rolled back" not in text and "unchanged" not in text, text
+        assert wait_until(lambda: allowed(db), 60), text  # the command or its guard allowed them again
+        server.superuser_sql("ROLLBACK PREPARED 'survives';", "shop")
+        assert db.fingerprint() == before
+        assert not ours_on_server(server)
+    finally:
+        remove_server(server)

@@ -152,7 +152,6 @@ def _say(err: IO[str], text: str) -> None:
 def cleanup(session: PsqlSession, config: Mapping[str, object], state: GuardState, err: IO[str]) -> int:
     """The restore died: end its sessions, state what the database is, allow connections again."""
     token = str(config["token"])
-    database = str(config["database"])
     _say(err, f"the restore (pid {config.get('parent', '?')}) ended or gave up before it finished; cleaning up")
     code = 0
     try:
@@ -188,20 +187,38 @@ def cleanup(session: PsqlSession, config: Mapping[str, object], state: GuardStat
         if check.status.value not in ("pass", "warn"):
             code = 3
     if state.blocked:
-        try:
-            if activity.set_allow_connections(session, database, True):
-                _say(err, f"connections to {database} are allowed again (datallowconn is true)")
-            else:
-                _say(err, f"ALTER DATABASE {database} ALLOW_CONNECTIONS true did not take; do it by hand")
-                code = 3
-        except DatabaseError as exc:
-            _say(
-                err,
-                f"could not allow connections to {database} again: {inert(exc.message, 200)}; run ALTER "
-                f"DATABASE {database} ALLOW_CONNECTIONS true from another database",
-            )
-            code = 3
+        code = max(code, _allow_again(session, config, err))
     return code
+
+
+def _allow_again(session: PsqlSession, config: Mapping[str, object], err: IO[str], *, tries: int = 15) -> int:
+    """ALLOW_CONNECTIONS true, read back; if our session is gone (the server restarted, say), from a new session on
+    the maintenance database, retrying for a while: the setting outlives a server restart, so must the attempt."""
+    database = str(config["database"])
+    last = ""
+    for attempt in range(tries):
+        target: PsqlSession | None = session if attempt == 0 and session.alive() else None
+        try:
+            if target is None:
+                env = {str(k): str(v) for k, v in dict(config["env"]).items()}  # type: ignore[call-overload]
+                env["PGDATABASE"] = str(config.get("maintenance_db") or "postgres")
+                target = PsqlSession([str(config["psql"])], env, name="guard-maintenance")
+            if activity.set_allow_connections(target, database, True):
+                _say(err, f"connections to {database} are allowed again (datallowconn is true)")
+                return 0
+            last = "ALLOW_CONNECTIONS true did not read back"
+        except DatabaseError as exc:
+            last = exc.message
+        finally:
+            if target is not None and target is not session:
+                target.close()
+        time.sleep(2)
+    _say(
+        err,
+        f"could not allow connections to {database} again: {inert(last, 200)}; run ALTER DATABASE {database} "
+        "ALLOW_CONNECTIONS true from another database",
+    )
+    return 3
 
 
 def main(stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> int:

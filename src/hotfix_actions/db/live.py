@@ -203,6 +203,7 @@ FROM pg_database d WHERE d.datname = current_database();"""  # noqa: S608 (only 
             "token": self.token,
             "secret_dir": self.tools.secret_dir or "",
             "parent": os.getpid(),
+            "maintenance_db": self.maintenance_db,
         }
         self.guard = Guard(config)
 
