@@ -27,8 +27,15 @@ def command(
     context: str | None,
     namespace: str | None,
 ) -> Outcome:
-    """Show a Deployment's rollout state, its revisions (images, hash, ready pods, change cause), the
-    last-known-good record and who holds its lock."""
+    """Show a Deployment's rollout state, the live revision and the last-known-good revision (both in the numbering
+    of `kubectl rollout history`), every revision's images, ready pods and change cause ("unknown" when another tool
+    made it), which revisions are bad and why (a rollback moved away from them, or the live one's pods crash), and
+    who holds the lock ("locked by <holder> since <time>, renewed <n> s ago").
+
+    \b
+    Exit codes: 0 the live revision is healthy; 1 it is not (a failed rollout, pods that crash); 2 bad input;
+    3 cluster unreachable or not answering.
+    """
     from hotfix_actions.services.cluster_status import status
 
     check_names(deployment=deployment)

@@ -32,6 +32,7 @@ __all__ = [
     "change_cause_of",
     "crash_problem",
     "pod_restarts",
+    "recent_restart",
     "replica_failure",
     "superseded",
     "template_digest",
@@ -186,6 +187,43 @@ def crash_problem(
             name, detail = counts[reason][0]
             return PodProblem(reason, len(counts[reason]), len(new), name, detail, immediate=True)
     return None
+
+
+def _epoch(text: Any) -> float | None:
+    from datetime import datetime
+
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def recent_restart(
+    pods: Sequence[Mapping[str, Any]], template_hash: str | None, now: float, within: float
+) -> PodProblem | None:
+    """A pod of the template whose container last ended (crashed) within ``within`` seconds before ``now``: a
+    crash-looping pod between two crashes looks Ready, its last termination does not."""
+    new = [
+        p
+        for p in pods
+        if template_hash is None or ((p.get("metadata") or {}).get("labels") or {}).get(HASH_LABEL) == template_hash
+    ]
+    hits = []
+    for pod in new:
+        for cs in (pod.get("status") or {}).get("containerStatuses") or ():
+            ended = _epoch(((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
+            if cs.get("restartCount") and ended is not None and now - within <= ended <= now + 60:
+                hits.append((pod, cs, now - ended))
+                break
+    if not hits:
+        return None
+    pod, cs, ago = min(hits, key=lambda hit: hit[2])
+    reason, detail = _restart_detail(pod)
+    detail += f", last ended {max(ago, 0):.0f} s ago"
+    name = (pod.get("metadata") or {}).get("name", "?")
+    return PodProblem(reason, len(hits), len(new), name, detail, restarts=pod_restarts(pod), immediate=True)
 
 
 def replica_failure(

@@ -1,25 +1,34 @@
-"""`hotfix status` (revisions with images, the LKG, the lock holder) and `hotfix snapshot` (get all -o yaml + LKG)."""
+"""`hotfix status` (the live and LKG revisions in kubectl's numbering, every revision's images and change cause, the
+bad ones and why, the lock holder) and `hotfix snapshot` (get all -o yaml + LKG)."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import yaml
 
-from hotfix_actions.decide.lkg import REVISION, LkgRecord, revisions
-from hotfix_actions.decide.rollout import rollout_status
+from hotfix_actions.decide.history import lkg_revision, revision_views
+from hotfix_actions.decide.lkg import REVISION, LkgRecord, revisions, template_hash
+from hotfix_actions.decide.lkg import history as lkg_history
+from hotfix_actions.decide.rollout import RolloutPhase, rollout_status
+from hotfix_actions.decide.tracking import crash_problem, pod_restarts, recent_restart
 from hotfix_actions.decide.verdict import Status, Verdict
-from hotfix_actions.ports import Cluster
+from hotfix_actions.ports import Cluster, KubeObject
 from hotfix_actions.report import Outcome, Row, md_escape, md_table
 from hotfix_actions.services import _kubeops as ops
 
 __all__ = ["snapshot", "status"]
 
 _ALL = ("pods", "services", "deployments", "replicasets")  # kubectl get all, minus kinds we do not serve
+RECENT_CRASH = 600.0  # seconds: a live revision whose pods crashed this recently is bad, even if they run now
 
 
 def status(cluster: Cluster, namespace: str, name: str, *, lock_prefix: str) -> Outcome:
+    """The truth at a glance: the rollout, the live and the LKG revision in ``kubectl rollout history``'s numbering,
+    every revision's images and change cause ("unknown" when another tool made it), the bad ones and why, the lock.
+    PASS when the live revision is healthy; FAIL (exit 1) when it is not (a failed rollout, new pods that crash)."""
     ops.check_names(namespace, deployment=name)
     deployment = ops.read_deployment(cluster, namespace, name)
     meta = deployment.get("metadata") or {}
@@ -27,93 +36,119 @@ def status(cluster: Cluster, namespace: str, name: str, *, lock_prefix: str) -> 
     spec = deployment.get("spec") or {}
     st = deployment.get("status") or {}
     rollout = rollout_status(deployment)
+    replicasets = cluster.owned_replicasets(deployment)
+    live_problem = _live_problem(cluster, namespace, deployment, replicasets, rollout.phase is RolloutPhase.FAILED)
+    healthy = not live_problem
     rows = [
         Row(
             "deployment",
-            Status.PASS if rollout.phase.value == "complete" else Status.WARN,
+            Status.FAIL if live_problem else (Status.PASS if rollout.phase is RolloutPhase.COMPLETE else Status.WARN),
             f"{rollout.message}; {st.get('readyReplicas', 0)}/{spec.get('replicas', 1)} ready"
-            + ("; PAUSED" if spec.get("paused") else ""),
+            + ("; PAUSED" if spec.get("paused") else "")
+            + (f"; {live_problem}" if live_problem else ""),
         )
     ]
     try:
         lkg = LkgRecord.from_annotations(annotations)
-        lkg_text = lkg.describe() + (f", run {lkg.run_url or lkg.run_id}" if lkg else "") if lkg else "none recorded"
-        lkg_status = Status.PASS if lkg else Status.WARN
+        problem = ""
     except ValueError as exc:
-        lkg, lkg_text, lkg_status = None, f"unreadable: {exc}", Status.WARN
+        lkg, problem = None, f"unreadable: {exc}"
+    records = lkg_history(annotations) or ([lkg] if lkg else [])
+    views = revision_views(deployment, replicasets, lkg, records, live_problem)
     live = str(annotations.get(REVISION, ""))
-    revs = revisions(cluster.owned_replicasets(deployment))
+    lkg_number, lkg_words = lkg_revision(revisions(replicasets), lkg)
+    if lkg is not None:
+        lkg_words += f"; {lkg.source} {lkg.time}" + (
+            f", run {lkg.run_url or lkg.run_id}" if lkg.run_url or lkg.run_id else ""
+        )
+    rows.append(Row("live revision", Status.FAIL if live_problem else Status.PASS, f"revision {live or '?'}"))
+    rows.append(Row("last-known-good", Status.PASS if lkg_number is not None else Status.WARN, problem or lkg_words))
     table = []
-    for rev in revs:
-        marks = [
-            m
-            for m, on in (
-                ("live", str(rev.number) == live),
-                ("LKG", bool(lkg and lkg.template_hash == rev.template_hash)),
-            )
-            if on
-        ]
+    for view in views:
+        marks = view.marks()
+        status_of = Status.FAIL if view.bad and view.live else (Status.WARN if view.bad else Status.PASS)
         rows.append(
             Row(
-                f"revision {rev.number}",
-                Status.PASS,
-                f"{rev.images_text()}; hash {rev.template_hash}; {rev.ready}/{rev.replicas} ready"
+                f"revision {view.number}",
+                status_of,
+                f"{view.images_text()}; hash {view.template_hash}; {view.ready}/{view.replicas} ready"
                 + (f"; {', '.join(marks)}" if marks else "")
-                + (f"; cause: {rev.change_cause}" if rev.change_cause else ""),
+                + (f"; bad: {view.bad}" if view.bad else "")
+                + f"; cause: {view.change_cause}",
             )
         )
         table.append(
             [
-                str(rev.number),
-                md_escape(rev.images_text()),
-                rev.template_hash,
-                f"{rev.ready}/{rev.replicas}",
+                str(view.number),
+                md_escape(view.images_text()),
+                f"{view.ready}/{view.replicas}",
                 " ".join(marks),
-                md_escape(rev.change_cause),
+                md_escape(view.bad),
+                md_escape(view.change_cause),
             ]
         )
-    rows.append(Row("last-known-good", lkg_status, lkg_text))
     lease = cluster.read_lease(namespace, ops.lease_name(lock_prefix, name))
     holder = lease.holder if lease and lease.holder else ""
-    rows.append(
-        Row(
-            "lock",
-            Status.PASS,
-            f"held by {holder} (renewed {lease.renewed}, TTL {lease.duration_seconds}s)"
-            if lease and holder
-            else "free",
-        )
-    )
+    rows.append(Row("lock", Status.PASS, lease.describe() if lease else "free (no lease yet)"))
     outputs = {
         "revision": live,
-        "images": json.dumps(dict(revs[-1].images) if revs else {}),
+        "lkg-revision": str(lkg_number or ""),
+        "images": json.dumps(dict(revisions(replicasets)[-1].images) if replicasets and views else {}),
         "lkg": lkg.to_json(with_template=False) if lkg else "",
         "lock-holder": holder,
+        "healthy": "true" if healthy else "false",
         "paused": "true" if spec.get("paused") else "false",
         "revisions": json.dumps(
             [
                 {
-                    "revision": r.number,
-                    "images": dict(r.images),
-                    "hash": r.template_hash,
-                    "replicas": r.replicas,
-                    "ready": r.ready,
-                    "changeCause": r.change_cause,
+                    "revision": v.number,
+                    "images": dict(v.images),
+                    "hash": v.template_hash,
+                    "replicas": v.replicas,
+                    "ready": v.ready,
+                    "changeCause": v.change_cause,
+                    "live": v.live,
+                    "lkg": v.lkg,
+                    "bad": v.bad,
                 }
-                for r in revs
+                for v in views
             ]
         ),
     }
-    markdown = md_table(["Revision", "Images", "Hash", "Ready", "", "Change cause"], table) if table else ""
+    markdown = md_table(["Revision", "Images", "Ready", "", "Bad because", "Change cause"], table) if table else ""
     return Outcome(
         command="status",
-        verdict=Verdict.PASS,
-        reasons=[r.text for r in rows if r.check in ("deployment", "last-known-good", "lock")],
+        verdict=Verdict.PASS if healthy else Verdict.FAIL,
+        reasons=[r.text for r in rows if r.check in ("deployment", "live revision", "last-known-good", "lock")],
         outputs=outputs,
         rows=rows,
         title=f"status {namespace}/{name}",
         markdown=markdown,
     )
+
+
+def _live_problem(
+    cluster: Cluster, namespace: str, deployment: KubeObject, replicasets: list[KubeObject], failed: bool
+) -> str:
+    """What is wrong with the live revision now: a failed rollout, or its pods waiting in a reason that will not
+    clear (CrashLoopBackOff, ImagePullBackOff, ...); "" when nothing is."""
+    if failed:
+        return rollout_status(deployment).message
+    live = str(((deployment.get("metadata") or {}).get("annotations") or {}).get(REVISION, ""))
+    current = next(
+        (rs for rs in replicasets if str(((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION)) == live),
+        None,
+    )
+    labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    if current is None or not labels:
+        return ""
+    pods = cluster.list_objects("pods", namespace, labels=labels)
+    hash_ = template_hash(current) or None
+    before = {str((p.get("metadata") or {}).get("uid")): pod_restarts(p) for p in pods}
+    found = crash_problem(pods, hash_, before)  # waiting now in CrashLoopBackOff, ImagePullBackOff...
+    now = cluster.server_time() or time.time()
+    found = found or recent_restart(pods, hash_, now, RECENT_CRASH)  # or crashed a moment ago, Ready in between
+    return f"its pods crash: {found.describe()}" if found else ""
 
 
 def snapshot(cluster: Cluster, namespace: str, name: str | None = None) -> tuple[str, int]:
