@@ -1,6 +1,8 @@
 """Watch-list streaming and bookmarks over HTTP, as current client-go (WatchListClient on) relies on them, and the
 ``ListOptions`` refusals of the upstream API server (``ValidateListOptions``: 422 ``Invalid`` with one cause per field,
-400 for what does not decode)."""
+400 for what does not decode). The protocol tests run on both clusters (``kube``): the real kube-apiserver v1.37 is
+the reference the sandbox must answer like; knobs only the sandbox has (bookmark frequency, history length) are
+tested on it alone."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 import random
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,23 +22,27 @@ from kubernetes import config as kube_config
 from kubernetes import watch as kube_watch
 
 from hotfix_actions.sandbox import Sandbox
+from tests.sandbox.conftest import Wire, operator_kubeconfig, wire
+from tests.sandbox.helpers import service
 
 CM = "/api/v1/namespaces/{ns}/configmaps"
-WATCH_LIST = "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+MINE = "labelSelector=t%3D1"  # a real namespace also holds the kube-root-ca.crt ConfigMap of the controller-manager
+WATCH_LIST = f"watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&{MINE}"
 END = "k8s.io/initial-events-end"
 
 
 def configmap(name: str, namespace: str = "default", value: str = "1") -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
-            "data": {"v": value}}  # fmt: skip
+    return {"apiVersion": "v1", "kind": "ConfigMap", "data": {"v": value},
+            "metadata": {"name": name, "namespace": namespace, "labels": {"t": "1"}}}  # fmt: skip
 
 
-def stream(url: str, query: str, *, until: Any = None, timeout: float = 10.0,
-           out: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def stream(to: Wire | str, query: str, *, until: Any = None, timeout: float = 10.0,
+           out: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """The events of one watch (appended to ``out`` as they come), read until the server ends it or
     ``until(events)`` holds."""
     events: list[dict[str, Any]] = [] if out is None else out
-    with httpx.Client(base_url=url, timeout=timeout) as client, client.stream("GET", query) as resp:
+    target = Wire(to) if isinstance(to, str) else to
+    with target.client(timeout) as client, client.stream("GET", query, headers=headers or {}) as resp:
         assert resp.status_code == 200, resp.read()
         for line in resp.iter_lines():
             if line:
@@ -46,8 +53,14 @@ def stream(url: str, query: str, *, until: Any = None, timeout: float = 10.0,
 
 
 @pytest.fixture
-def http(sandbox: Sandbox) -> Any:
-    with httpx.Client(base_url=sandbox.url, timeout=10) as client:
+def on(kube: Any, tmp_path: Path) -> Wire:
+    """HTTP to the cluster under test, as its operator."""
+    return wire(operator_kubeconfig(kube, tmp_path))
+
+
+@pytest.fixture
+def http(on: Wire) -> Any:
+    with on.client() as client:
         yield client
 
 
@@ -55,108 +68,125 @@ def _names(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(e["type"], e["object"]["metadata"].get("name", "")) for e in events]
 
 
-def test_watch_list_sends_the_state_then_the_initial_events_end_bookmark_then_changes(sandbox: Sandbox) -> None:
-    sandbox.apply([configmap("b"), configmap("a"), configmap("c"), configmap("other", "kube-system")])
-    rv = sandbox.store.resource_version
-    events: list[dict[str, Any]] = []
+def _rv(obj: dict[str, Any]) -> int:
+    return int(obj["metadata"]["resourceVersion"])
 
-    query = f"{CM.format(ns='default')}?{WATCH_LIST}&timeoutSeconds=5"
-    reader = threading.Thread(target=stream, args=(sandbox.url, query),
+
+def _list_rv(http: httpx.Client, ns: str) -> int:
+    return int(http.get(CM.format(ns=ns)).json()["metadata"]["resourceVersion"])
+
+
+def test_watch_list_sends_the_state_then_the_initial_events_end_bookmark_then_changes(kube: Any, on: Wire) -> None:
+    stored = kube.apply(
+        [configmap("b", kube.namespace), configmap("a", kube.namespace), configmap("c", kube.namespace)]
+    )
+    newest = max(_rv(o) for o in stored)
+    events: list[dict[str, Any]] = []
+    query = f"{CM.format(ns=kube.namespace)}?{WATCH_LIST}&timeoutSeconds=8"
+    reader = threading.Thread(target=stream, args=(on, query),
                               kwargs={"until": lambda ev: len(ev) >= 5, "out": events})  # fmt: skip
     reader.start()
-    sandbox.wait_for(lambda: len(events) >= 4, timeout=5)
-    sandbox.apply(configmap("a", value="2"))
+    kube.wait_for(lambda: len(events) >= 4, timeout=8)
+    kube.apply(configmap("a", kube.namespace, value="2"))
     reader.join(timeout=10)
     assert _names(events[:3]) == [("ADDED", "a"), ("ADDED", "b"), ("ADDED", "c")]
     mark = events[3]
     assert mark["type"] == "BOOKMARK"
     assert mark["object"]["kind"] == "ConfigMap" and mark["object"]["apiVersion"] == "v1"
     assert mark["object"]["metadata"]["annotations"] == {END: "true"}
-    assert mark["object"]["metadata"]["resourceVersion"] == str(rv)
+    assert _rv(mark["object"]) >= newest
     assert events[4]["type"] == "MODIFIED" and events[4]["object"]["data"] == {"v": "2"}
-    assert int(events[4]["object"]["metadata"]["resourceVersion"]) > rv
+    assert _rv(events[4]["object"]) > _rv(mark["object"])
 
 
-def test_initial_events_without_bookmarks_allowed_have_no_end_marker(sandbox: Sandbox) -> None:
-    sandbox.apply([configmap("a"), configmap("b")])
-    query = "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1"
-    events = stream(sandbox.url, f"{CM.format(ns='default')}?{query}")
+def test_initial_events_without_bookmarks_allowed_have_no_end_marker(kube: Any, on: Wire) -> None:
+    kube.apply([configmap("a", kube.namespace), configmap("b", kube.namespace)])
+    query = f"watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1&{MINE}"
+    events = stream(on, f"{CM.format(ns=kube.namespace)}?{query}")
     assert _names(events) == [("ADDED", "a"), ("ADDED", "b")]
 
 
-def test_a_legacy_watch_from_nothing_is_a_watch_list_and_bookmarks_only_when_allowed(sandbox: Sandbox) -> None:
-    sandbox.apply(configmap("a"))
-    plain = stream(sandbox.url, f"{CM.format(ns='default')}?watch=1&timeoutSeconds=1")
+def test_a_legacy_watch_from_nothing_is_a_watch_list_and_bookmarks_only_when_allowed(kube: Any, on: Wire) -> None:
+    kube.apply(configmap("a", kube.namespace))
+    plain = stream(on, f"{CM.format(ns=kube.namespace)}?watch=1&timeoutSeconds=1&{MINE}")
     assert _names(plain) == [("ADDED", "a")]
-    marked = stream(sandbox.url, f"{CM.format(ns='default')}?watch=true&allowWatchBookmarks=true&timeoutSeconds=1")
+    marked = stream(on, f"{CM.format(ns=kube.namespace)}?watch=true&allowWatchBookmarks=true&timeoutSeconds=1&{MINE}")
     assert [e["type"] for e in marked] == ["ADDED", "BOOKMARK"]
     assert marked[1]["object"]["metadata"]["annotations"] == {END: "true"}
 
 
-def test_send_initial_events_false_starts_at_the_most_recent_state(sandbox: Sandbox) -> None:
-    sandbox.apply(configmap("old"))
-    query = "watch=true&sendInitialEvents=false&resourceVersionMatch=NotOlderThan&timeoutSeconds=2"
+def test_send_initial_events_false_starts_at_the_most_recent_state(kube: Any, on: Wire) -> None:
+    kube.apply(configmap("old", kube.namespace))
+    query = f"watch=true&sendInitialEvents=false&resourceVersionMatch=NotOlderThan&timeoutSeconds=3&{MINE}"
     events: list[dict[str, Any]] = []
     reader = threading.Thread(target=lambda: events.extend(
-        stream(sandbox.url, f"{CM.format(ns='default')}?{query}", until=lambda ev: len(ev) >= 1)))  # fmt: skip
+        stream(on, f"{CM.format(ns=kube.namespace)}?{query}", until=lambda ev: len(ev) >= 1)))  # fmt: skip
     reader.start()
-    time.sleep(0.3)
-    sandbox.apply(configmap("new"))
+    time.sleep(0.5)
+    kube.apply(configmap("new", kube.namespace))
     reader.join(timeout=10)
     assert _names(events) == [("ADDED", "new")]
 
 
-def test_watch_list_waits_for_a_resource_version_it_has_not_reached(sandbox: Sandbox) -> None:
-    ahead = sandbox.store.resource_version + 1
+def test_watch_list_waits_for_a_resource_version_it_has_not_reached(kube: Any, on: Wire, http: httpx.Client) -> None:
+    ahead = _list_rv(http, kube.namespace) + 1
     query = f"{WATCH_LIST}&resourceVersion={ahead}&timeoutSeconds=5"
-    threading.Timer(0.5, lambda: sandbox.apply(configmap("late"))).start()
-    events = stream(sandbox.url, f"{CM.format(ns='default')}?{query}", until=lambda ev: ev[-1]["type"] == "BOOKMARK")
+    threading.Timer(0.5, lambda: kube.apply(configmap("late", kube.namespace))).start()
+    events = stream(on, f"{CM.format(ns=kube.namespace)}?{query}", until=lambda ev: ev[-1]["type"] == "BOOKMARK")
     assert _names(events) == [("ADDED", "late"), ("BOOKMARK", "")]
-    assert int(events[-1]["object"]["metadata"]["resourceVersion"]) >= ahead
+    assert _rv(events[-1]["object"]) >= ahead
 
 
-def test_periodic_bookmarks_carry_the_current_resource_version(sandbox: Sandbox) -> None:
+def test_periodic_bookmarks_carry_the_types_newest_version_once_there_is_one(sandbox: Sandbox) -> None:
     sandbox.settings.bookmark_every = 0.3
     rv = sandbox.store.resource_version
-    query = f"watch=true&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=3"
-    threading.Timer(0.4, lambda: sandbox.apply(configmap("x"))).start()
-    events = stream(sandbox.url, f"{CM.format(ns='default')}?{query}")
+    query = f"watch=true&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=5"  # bookmarks until 3 s
+    threading.Timer(1.0, lambda: sandbox.apply(configmap("x"))).start()
+    threading.Timer(1.2, lambda: sandbox.apply(service())).start()  # another type: not this watch's version
+    start = time.monotonic()
+    timed: list[tuple[float, dict[str, Any]]] = []
+    stream(sandbox.url, f"{CM.format(ns='default')}?{query}",
+           until=lambda ev: bool(timed.append((time.monotonic() - start, ev[-1]))))  # fmt: skip
+    events = [e for _, e in timed]
+    assert [e["type"] for e in events[:1]] == ["ADDED"] and timed[0][0] >= 0.9  # nothing before the change
     marks = [e for e in events if e["type"] == "BOOKMARK"]
-    assert len(marks) >= 3 and all("annotations" not in m["object"]["metadata"] for m in marks)
-    assert int(marks[-1]["object"]["metadata"]["resourceVersion"]) == sandbox.store.resource_version
-    versions = [int(m["object"]["metadata"]["resourceVersion"]) for m in marks]
-    assert versions == sorted(versions) and versions[0] >= rv
+    added = _rv(events[0]["object"])
+    assert len(marks) >= 3 and all(_rv(m["object"]) == added for m in marks)  # the ConfigMaps' newest version
+    assert all("annotations" not in m["object"]["metadata"] for m in marks)
     without = stream(sandbox.url, f"{CM.format(ns='default')}?watch=true&resourceVersion={rv}&timeoutSeconds=1")
     assert [e["type"] for e in without] == ["ADDED"]
 
 
-def test_a_bookmark_comes_two_seconds_before_the_watch_times_out(sandbox: Sandbox) -> None:
-    rv = sandbox.store.resource_version
+def test_a_bookmark_comes_before_the_watch_times_out_once_something_changed(kube: Any, on: Wire,
+                                                                            http: httpx.Client) -> None:  # fmt: skip
+    rv = _list_rv(http, kube.namespace)
+    query = f"{CM.format(ns=kube.namespace)}?watch=true&resourceVersion={rv}&allowWatchBookmarks=true&{MINE}"
+    idle = stream(on, f"{query}&timeoutSeconds=3")
+    assert idle == []  # an idle watch gets no bookmark
+    threading.Timer(0.3, lambda: kube.apply(configmap("x", kube.namespace))).start()
     start = time.monotonic()
-    events = stream(sandbox.url, f"{CM.format(ns='default')}?watch=true&resourceVersion={rv}"
-                                 "&allowWatchBookmarks=true&timeoutSeconds=3", until=lambda ev: True)  # fmt: skip
-    assert [e["type"] for e in events] == ["BOOKMARK"]
-    assert 0.8 <= time.monotonic() - start < 2.5
+    timed: list[tuple[float, dict[str, Any]]] = []
+    stream(on, f"{query}&timeoutSeconds=4", until=lambda ev: bool(timed.append((time.monotonic() - start, ev[-1]))))
+    assert [e["type"] for _, e in timed][:2] == ["ADDED", "BOOKMARK"]
+    added = _rv(timed[0][1]["object"])
+    assert all(_rv(e["object"]) == added for _, e in timed[1:] if e["type"] == "BOOKMARK")
+    assert 1.0 <= timed[1][0] <= 3.5  # about 2 s before the 4 s timeout, not at once
 
 
-def test_a_watch_asked_for_tables_sends_one_row_tables_with_the_columns_once(sandbox: Sandbox) -> None:
-    sandbox.apply(configmap("a"))
-    rv = sandbox.store.resource_version
-    threading.Timer(0.3, lambda: [sandbox.apply(configmap(n)) for n in ("b", "c")]).start()
+def test_a_watch_asked_for_tables_sends_one_row_tables_with_the_columns_once(kube: Any, on: Wire) -> None:
+    (first_cm,) = kube.apply(configmap("a", kube.namespace))
+    rv = _rv(first_cm)
+    threading.Timer(0.3, lambda: [kube.apply(configmap(n, kube.namespace)) for n in ("b", "c")]).start()
     accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-    with (
-        httpx.Client(base_url=sandbox.url, timeout=10) as client,
-        client.stream(
-            "GET",
-            f"{CM.format(ns='default')}?watch=true&resourceVersion={rv}&timeoutSeconds=1",
-            headers={"Accept": accept},
-        ) as resp,
-    ):
-        assert resp.headers["content-type"] == "application/json;as=Table;v=v1;g=meta.k8s.io"
+    with on.client() as client, client.stream(
+        "GET", f"{CM.format(ns=kube.namespace)}?watch=true&resourceVersion={rv}&timeoutSeconds=2&{MINE}",
+        headers={"Accept": accept},
+    ) as resp:  # fmt: skip
+        assert resp.headers["content-type"] == "application/json"  # the events are Tables, the stream is JSON
         events = [json.loads(line) for line in resp.iter_lines() if line]
     assert [(e["type"], e["object"]["kind"]) for e in events] == [("ADDED", "Table"), ("ADDED", "Table")]
     first, second = (e["object"] for e in events)
-    assert [c["name"] for c in first["columnDefinitions"]][:1] == ["Name"] and second["columnDefinitions"] == []
+    assert [c["name"] for c in first["columnDefinitions"]][:1] == ["Name"] and second["columnDefinitions"] is None
     assert [r["cells"][0] for r in (*first["rows"], *second["rows"])] == ["b", "c"]
     assert first["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
 
@@ -215,8 +245,9 @@ REFUSED = [
 
 
 @pytest.mark.parametrize(("query", "causes"), REFUSED, ids=[q for q, _ in REFUSED])
-def test_list_options_upstream_refuses_are_422_invalid(http: httpx.Client, query: str, causes: list[Any]) -> None:
-    resp = http.get(f"{CM.format(ns='default')}?{query}&timeoutSeconds=1")
+def test_list_options_upstream_refuses_are_422_invalid(kube: Any, http: httpx.Client, query: str,
+                                                       causes: list[Any]) -> None:  # fmt: skip
+    resp = http.get(f"{CM.format(ns=kube.namespace)}?{query}&timeoutSeconds=1")
     assert resp.status_code == 422
     body = resp.json()
     assert (body["kind"], body["status"], body["reason"], body["code"]) == ("Status", "Failure", "Invalid", 422)
@@ -229,18 +260,19 @@ def test_list_options_upstream_refuses_are_422_invalid(http: httpx.Client, query
 
 ACCEPTED = [
     "resourceVersionMatch=NotOlderThan&resourceVersion=0",
-    "resourceVersionMatch=Exact&resourceVersion=1",
-    "resourceVersion=1&limit=1",
-    "watch=true&sendInitialEvents=false&resourceVersionMatch=NotOlderThan&resourceVersion=1&timeoutSeconds=1",
+    "resourceVersionMatch=Exact&resourceVersion={rv}",
+    "resourceVersion={rv}&limit=1",
+    "watch=true&sendInitialEvents=false&resourceVersionMatch=NotOlderThan&resourceVersion={rv}&timeoutSeconds=1",
     "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1",
-    "watch=true&resourceVersion=1&timeoutSeconds=1",
+    "watch=true&resourceVersion={rv}&timeoutSeconds=1",
     "watch=&timeoutSeconds=1",  # an empty value is true, as upstream decodes bools
 ]
 
 
 @pytest.mark.parametrize("query", ACCEPTED)
-def test_list_options_upstream_accepts(http: httpx.Client, query: str) -> None:
-    assert http.get(f"{CM.format(ns='default')}?{query}").status_code == 200
+def test_list_options_upstream_accepts(kube: Any, http: httpx.Client, query: str) -> None:
+    rv = _list_rv(http, kube.namespace)
+    assert http.get(f"{CM.format(ns=kube.namespace)}?{query.format(rv=rv)}").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -249,26 +281,51 @@ def test_list_options_upstream_accepts(http: httpx.Client, query: str) -> None:
         ("timeoutSeconds=abc&watch=true", 'strconv.ParseInt: parsing "abc": invalid syntax'),
         ("limit=1.5", 'strconv.ParseInt: parsing "1.5": invalid syntax'),
         ("resourceVersion=abc", 'invalid resource version: resourceVersion: Invalid value: "abc"'),
-        ("watch=true&resourceVersion=-1", 'invalid resource version: resourceVersion: Invalid value: "-1"'),
-        ("continue=%21%21", "invalid continue token"),
-        ("continue=e30&resourceVersion=5", "specifying resource version is not allowed when using continue"),
+        ("continue=%21%21", "invalid continue token: continue key is not valid: illegal base64 data at input byte 0"),
+        ("continue=e30&resourceVersion=5", "continue key is not valid: server does not recognize this encoded version"),
         ("labelSelector=a%3D%3D%3Db", "unable to parse requirement"),
     ],
 )
-def test_what_does_not_decode_is_400(http: httpx.Client, query: str, message: str) -> None:
-    resp = http.get(f"{CM.format(ns='default')}?{query}")
+def test_what_does_not_decode_is_400(kube: Any, http: httpx.Client, query: str, message: str) -> None:
+    resp = http.get(f"{CM.format(ns=kube.namespace)}?{query}")
     assert resp.status_code == 400 and resp.json()["reason"] == "BadRequest"
     assert message in resp.json()["message"]
 
 
-def test_a_resource_version_not_reached_in_three_seconds_is_504_too_large(http: httpx.Client, sandbox: Sandbox) -> None:
-    ahead = sandbox.store.resource_version + 100
+def test_a_watch_from_an_unparsable_resource_version_is_a_500_without_reason(kube: Any, http: httpx.Client) -> None:
+    resp = http.get(f"{CM.format(ns=kube.namespace)}?watch=true&resourceVersion=-1&timeoutSeconds=1")
+    assert resp.status_code == 500 and "reason" not in resp.json()
+    assert (
+        resp.json()["message"]
+        == 'resourceVersion: Invalid value: "-1": strconv.ParseUint: parsing "-1": invalid syntax'
+    )
+
+
+def test_pages_and_a_continue_token_with_a_resource_version(kube: Any, http: httpx.Client) -> None:
+    kube.apply([configmap(n, kube.namespace) for n in ("a", "b", "c")])
+    first = http.get(f"{CM.format(ns=kube.namespace)}?limit=2&{MINE}").json()
+    token = first["metadata"]["continue"]
+    assert [o["metadata"]["name"] for o in first["items"]] == ["a", "b"] and "remainingItemCount" not in first[
+        "metadata"
+    ]
+    kube.apply(configmap("0-new", kube.namespace))  # after the first page: not in this list
+    rest = http.get(f"{CM.format(ns=kube.namespace)}?limit=2&{MINE}&continue={token}").json()
+    assert [o["metadata"]["name"] for o in rest["items"]] == ["c"] and "continue" not in rest["metadata"]
+    assert rest["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    both = http.get(f"{CM.format(ns=kube.namespace)}?limit=1&{MINE}&continue={token}&resourceVersion=5")
+    assert both.status_code == 400
+    assert both.json()["message"] == "specifying resource version is not allowed when using continue"
+
+
+def test_a_resource_version_not_reached_in_three_seconds_is_504_too_large(kube: Any, http: httpx.Client) -> None:
+    current = _list_rv(http, kube.namespace)
+    ahead = current + 100000
     start = time.monotonic()
-    resp = http.get(f"{CM.format(ns='default')}?resourceVersion={ahead}&resourceVersionMatch=NotOlderThan")
+    resp = http.get(f"{CM.format(ns=kube.namespace)}?resourceVersion={ahead}&resourceVersionMatch=NotOlderThan")
     assert 2.9 <= time.monotonic() - start < 6
     body = resp.json()
     assert resp.status_code == 504 and body["reason"] == "Timeout"
-    assert body["message"] == f"Too large resource version: {ahead}, current: {sandbox.store.resource_version}"
+    assert body["message"].startswith(f"Timeout: Too large resource version: {ahead}, current: ")
     assert body["details"]["causes"][0]["reason"] == "ResourceVersionTooLarge"
     assert body["details"]["retryAfterSeconds"] == 1
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,32 +50,40 @@ class Page:
         return meta
 
 
+def _b64_error(token: str) -> str:
+    """Go's ``base64.CorruptInputError`` text: the first byte that is not in the URL-safe alphabet."""
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    bad = next((i for i, ch in enumerate(token) if ch not in alphabet), len(token))
+    return f"illegal base64 data at input byte {bad}"
+
+
 def encode_continue(rv: int, start: str) -> str:
     raw = json.dumps({"v": _TOKEN_VERSION, "rv": rv, "start": start}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def decode_continue(token: str) -> tuple[int, str]:
-    """(resourceVersion, start key) of a continue token; a bad one is a 400 as upstream words it."""
+    """(resourceVersion, start key) of a continue token; a bad one is a 400 worded as kube-apiserver words it."""
+    invalid = "invalid continue token: continue key is not valid"
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, f"{invalid}: {_b64_error(token)}") from None
+    try:
         data = json.loads(raw)
-    except (binascii.Error, ValueError) as exc:
-        raise ApiError(400, f"invalid continue token: continue key is not valid: {exc}") from None
+    except ValueError as exc:
+        raise ApiError(400, f"{invalid}: {exc}") from None
     if not isinstance(data, dict) or data.get("v") != _TOKEN_VERSION:
-        raise ApiError(
-            400, "invalid continue token: continue key is not valid: server does not recognize this encoded version"
-        )
+        raise ApiError(400, f"{invalid}: server does not recognize this encoded version ")
     rv, start = data.get("rv"), data.get("start")
     if not isinstance(rv, int) or rv <= 0:
-        raise ApiError(
-            400,
-            "invalid continue token: continue key is not valid: "
-            f"incorrect encoded start resourceVersion (version {_TOKEN_VERSION})",
-        )
-    if not isinstance(start, str) or not start or "/.." in f"/{start}" or start.startswith("/"):
-        raise ApiError(400, "invalid continue token: continue key is not valid: encoded start key is not valid")
-    return rv, start
+        raise ApiError(400, f"{invalid}: incorrect encoded start resourceVersion (version {_TOKEN_VERSION})")
+    if not isinstance(start, str) or not start.strip("/\x00"):
+        raise ApiError(400, f"{invalid}: encoded start key is empty")
+    key = start if start.startswith("/") else f"/{start}"
+    if posixpath.normpath(key) != key:  # no climbing out of the list's prefix
+        raise ApiError(400, f"{invalid}: {start}")
+    return rv, key
 
 
 def _reach(store: Store, rv: int) -> None:
@@ -89,9 +98,9 @@ def list_page(
     start = ""
     exact: int | None = None
     if opts.continue_token:
+        exact, start = decode_continue(opts.continue_token)  # upstream decodes first, then checks the version
         if opts.resource_version not in ("", "0"):
             raise ApiError(400, "specifying resource version is not allowed when using continue")
-        exact, start = decode_continue(opts.continue_token)
         start = start.rstrip("\x00")
     elif opts.since is not None:
         wanted = parse_resource_version(opts.resource_version)
@@ -109,15 +118,16 @@ def list_page(
             raise ApiError(410, _CONTINUE_TOO_OLD if opts.continue_token else _TOO_OLD, reason="Expired")
         items, rv = found, exact
     if start:
-        items = [o for o in items if _key(o) > start]
+        items = [o for o in items if _key(o, namespace) > start]
     if opts.limit <= 0 or (opts.resource_version == "0" and not opts.continue_token) or len(items) <= opts.limit:
         return Page(items, rv)
     page = items[: opts.limit]
-    token = encode_continue(rv, _key(page[-1]) + "\x00")
+    token = encode_continue(rv, _key(page[-1], namespace) + "\x00")
     remaining = None if opts.label_selector or opts.field_selector else len(items) - len(page)
     return Page(page, rv, token, remaining)
 
 
-def _key(obj: Obj) -> str:
+def _key(obj: Obj, namespace: str | None) -> str:
+    """The etcd key below the list's prefix: ``/name`` within a namespace, ``/namespace/name`` across them."""
     meta = obj.get("metadata") or {}
-    return etcd_key(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+    return "/" + etcd_key("" if namespace else str(meta.get("namespace") or ""), str(meta.get("name") or ""))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
 from hotfix_actions.sandbox.status import ApiError
 
@@ -63,17 +64,26 @@ class ListOptions:
         """The resourceVersion as a number; None for "" and "0" (no particular version)."""
         if self.resource_version in ("", "0"):
             return None
-        return parse_resource_version(self.resource_version)
+        return parse_resource_version(self.resource_version, watch=self.watch)
 
 
-def parse_resource_version(text: str) -> int:
-    """Go's ``strconv.ParseUint``; a resourceVersion that is not a number is a 400 as on the etcd3 store."""
+class _Unreasoned(ApiError):
+    """An error upstream answers without a ``reason`` (a watch's unparsable resourceVersion is a plain 500)."""
+
+    def body(self) -> dict[str, Any]:
+        answer = super().body()
+        answer.pop("reason", None)
+        return answer
+
+
+def parse_resource_version(text: str, *, watch: bool = False) -> int:
+    """Go's ``strconv.ParseUint``. What does not parse is, as kube-apiserver 1.37 answers it, a 400 for a list
+    (the storage's "invalid resource version") and a 500 without a reason for a watch (the cacher's error as is)."""
     if not text.isascii() or not text.isdigit():
-        raise ApiError(
-            400,
-            f'invalid resource version: resourceVersion: Invalid value: "{text}": '
-            f'strconv.ParseUint: parsing "{text}": invalid syntax',
-        )
+        invalid = f'resourceVersion: Invalid value: "{text}": strconv.ParseUint: parsing "{text}": invalid syntax'
+        if watch:
+            raise _Unreasoned(500, invalid)
+        raise ApiError(400, f"invalid resource version: {invalid}")
     return int(text, 10)
 
 
@@ -191,7 +201,7 @@ def too_large(wanted: int, current: int) -> ApiError:
     """The cacher's answer when a resourceVersion is not reached within its 3 s wait (504, retry after 1 s)."""
     return ApiError(
         504,
-        f"Too large resource version: {wanted}, current: {current}",
+        f"Timeout: Too large resource version: {wanted}, current: {current}",
         reason="Timeout",
         details={
             "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],

@@ -400,7 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
             bookmark_every=api.settings.bookmark_every,
         )
         self.send_response(200)
-        self.send_header("Content-Type", f"{_JSON};as=Table;v={version};g=meta.k8s.io" if version else _JSON)
+        self.send_header("Content-Type", _JSON)  # a watch of Tables too, as kube-apiserver 1.37 answers
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
@@ -414,7 +414,7 @@ class _Handler(BaseHTTPRequestHandler):
                     route.res, [obj], int(obj["metadata"]["resourceVersion"]), include=include, version=version
                 )
                 if columns_sent:
-                    rows["columnDefinitions"] = []
+                    rows["columnDefinitions"] = None
                 columns_sent = True
                 event = {"type": event["type"], "object": rows}
             data = encode(event)

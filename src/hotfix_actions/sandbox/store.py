@@ -67,11 +67,13 @@ class _History:
         self.rvs: list[int] = []
         self.times: list[float] = []
         self.floor = floor
+        self.last = 0  # the newest change of the type since the store started (the cacher's last processed one)
 
     def add(self, change: Change, now: float, keep: int, fresh: float) -> None:
         self.changes.append(change)
         self.rvs.append(change.rv)
         self.times.append(now)
+        self.last = change.rv
         cut = 0
         while len(self.rvs) - cut > _HISTORY_MAX or (len(self.rvs) - cut > keep and now - self.times[cut] > fresh):
             cut += 1
@@ -203,6 +205,11 @@ class Store:
         with self.lock:
             history = self._history[rid]
             return None if rv < history.floor else history.after(rv)
+
+    def type_version(self, rid: str) -> int:
+        """The resourceVersion of the newest change of a type seen since the store started (0: none yet)."""
+        with self.lock:
+            return self._history[rid].last
 
     def history_floor(self, rid: str) -> int:
         """The newest resourceVersion of a type whose change is forgotten (what "too old" is measured against)."""
