@@ -183,10 +183,13 @@ class RealCluster:
         assert found is not None
         return found
 
-    def cleanup(self) -> None:
-        """Delete the namespace without waiting: its contents go in the background."""
+    def cleanup(self, *, wait: float = 0.0) -> None:
+        """Delete the namespace; its contents go in the background, or within ``wait`` seconds when asked (for a
+        namespace name the next test reuses)."""
         with contextlib.suppress(ApiError):
             self.rest.delete("v1", "namespaces", None, self.namespace)
+        if wait:
+            self.wait_for(lambda: self.rest.get("v1", "namespaces", None, self.namespace) is None, wait, 0.2)
 
 
 def make_objects_namespaced(objs: Sequence[Mapping[str, Any]], namespace: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ nodes, all in one temporary folder, each process started in its own session and 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import secrets
@@ -85,10 +86,12 @@ class Proc:
 def kubeconfig(
     path: Path, server: str, ca_file: Path, token: str, namespace: str = "default", name: str = "real"
 ) -> Path:
+    ca_data = base64.b64encode(ca_file.read_bytes()).decode()
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority": str(ca_file)}}],
+        # the CA inline, so the kubeconfig works wherever it is copied (a secret, a runner's temp folder)
+        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
         "users": [{"name": name, "user": {"token": token}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}],
         "current-context": name,

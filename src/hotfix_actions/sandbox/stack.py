@@ -1,10 +1,12 @@
-"""A whole local production in one process: the sandbox cluster, one sample app per track, Prometheus, and a bridge.
+"""A whole local production in one process: a cluster, one sample app per track, Prometheus, and a bridge.
 
-Used by `hotfix demo`, `hotfix drill` (sandbox mode) and the end-to-end tests. The sandbox's pods are simulated, so
-the *bridge* plays the part of the container runtime: it watches which image each Deployment runs and sets the
-sample app of that track to behave like that image (error rate, latency), as configured in ``behaviours``. A
-Deployment scaled to zero gets no traffic. Prometheus scrapes both apps with the labels the canary gate's default
-queries select on (``namespace``, ``deployment``, ``track``).
+Used by `hotfix demo`, `hotfix drill` (sandbox mode) and the end-to-end tests. The cluster is a sandbox it starts,
+or one the caller passes in (``LocalStack.start(workdir, settings, cluster=...)``: anything with ``apply``, ``get``,
+``wait_rollout`` and ``kubeconfig_path``, e.g. a namespace of the real control plane the tests run). Pods are
+simulated either way (the sandbox's kubelet or kwok), so the *bridge* plays the part of the container runtime: it
+watches which image each Deployment runs and sets the sample app of that track to behave like that image (error
+rate, latency), as configured in ``behaviours``. A Deployment with no ready pod gets no traffic. Prometheus scrapes
+both apps with the labels the canary gate's default queries select on (``namespace``, ``deployment``, ``track``).
 """
 
 from __future__ import annotations
@@ -14,13 +16,25 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hotfix_actions.sandbox import Sandbox
 from hotfix_actions.sandbox.prometheus_runner import PrometheusRunner, Target, find_binary
 from hotfix_actions.sandbox.sample_app import Knobs, SampleApp
 
-__all__ = ["Behaviour", "LocalStack", "StackSettings", "deployment_manifest"]
+__all__ = ["Behaviour", "Cluster", "LocalStack", "StackSettings", "deployment_manifest"]
+
+
+class Cluster(Protocol):
+    """What the stack needs of a cluster: the sandbox has it, and so has the tests' real control plane."""
+
+    kubeconfig_path: Path
+
+    def apply(self, source: Any) -> list[dict[str, Any]]: ...
+
+    def get(self, api_version: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None: ...
+
+    def wait_rollout(self, namespace: str, name: str, timeout: float = 10.0) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -88,10 +102,11 @@ def deployment_manifest(s: StackSettings, *, name: str | None = None, track: str
 class LocalStack:
     """Start with :meth:`start`; stop with :meth:`stop` (or use it as a context manager)."""
 
-    def __init__(self, settings: StackSettings, workdir: Path) -> None:
+    def __init__(self, settings: StackSettings, workdir: Path, cluster: Cluster | None = None) -> None:
         self.settings = settings
         self.workdir = workdir
-        self.sandbox: Sandbox | None = None
+        self.sandbox: Sandbox | None = None  # the sandbox this stack started, if it started one
+        self.cluster: Cluster | None = cluster
         self.apps: dict[str, SampleApp] = {}
         self.prometheus: PrometheusRunner | None = None
         self._stop = threading.Event()
@@ -100,8 +115,8 @@ class LocalStack:
 
     # -- life cycle ----------------------------------------------------------------------------------
     @classmethod
-    def start(cls, workdir: Path, settings: StackSettings | None = None) -> LocalStack:
-        stack = cls(settings or StackSettings(), workdir)
+    def start(cls, workdir: Path, settings: StackSettings | None = None, cluster: Cluster | None = None) -> LocalStack:
+        stack = cls(settings or StackSettings(), workdir, cluster)
         try:
             stack._start()
         except BaseException:
@@ -112,15 +127,18 @@ class LocalStack:
     def _start(self) -> None:
         s = self.settings
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.sandbox = Sandbox.start(
-            ready_delay=s.ready_delay,
-            crash_images=s.crash_images,
-            port=s.port,
-            kubeconfig_path=str(self.workdir / "kubeconfig"),
-        )
-        self.sandbox.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": s.namespace}})
-        self.sandbox.apply(deployment_manifest(s))
-        self.sandbox.apply(
+        if self.cluster is None:
+            self.sandbox = Sandbox.start(
+                ready_delay=s.ready_delay,
+                crash_images=s.crash_images,
+                port=s.port,
+                kubeconfig_path=str(self.workdir / "kubeconfig"),
+            )
+            self.cluster = self.sandbox
+            self.cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": s.namespace}})
+        cluster = self.cluster
+        cluster.apply(deployment_manifest(s))
+        cluster.apply(
             {
                 "apiVersion": "v1",
                 "kind": "Service",
@@ -131,7 +149,7 @@ class LocalStack:
                 },
             }
         )
-        self.sandbox.wait_rollout(s.namespace, s.deployment, timeout=30)
+        cluster.wait_rollout(s.namespace, s.deployment, timeout=30)
         for track in ("stable", "canary"):
             self.apps[track] = SampleApp.start(Knobs(load_rps=0.0))
         if self._want_prometheus():
@@ -189,8 +207,8 @@ class LocalStack:
 
     @property
     def kubeconfig_path(self) -> str:
-        assert self.sandbox is not None
-        return str(self.sandbox.kubeconfig_path)
+        assert self.cluster is not None
+        return str(self.cluster.kubeconfig_path)
 
     @property
     def prometheus_url(self) -> str | None:
@@ -204,8 +222,8 @@ class LocalStack:
         return env
 
     def image_of(self, deployment: str) -> str | None:
-        assert self.sandbox is not None
-        obj = self.sandbox.get("apps/v1", "deployments", self.settings.namespace, deployment)
+        assert self.cluster is not None
+        obj = self.cluster.get("apps/v1", "deployments", self.settings.namespace, deployment)
         if not obj:
             return None
         containers = obj["spec"]["template"]["spec"].get("containers") or []
@@ -213,8 +231,8 @@ class LocalStack:
 
     def ready_replicas_of(self, deployment: str) -> int:
         """Ready pods: a crash-looping image serves nothing."""
-        assert self.sandbox is not None
-        obj = self.sandbox.get("apps/v1", "deployments", self.settings.namespace, deployment)
+        assert self.cluster is not None
+        obj = self.cluster.get("apps/v1", "deployments", self.settings.namespace, deployment)
         return int((obj.get("status") or {}).get("readyReplicas") or 0) if obj else 0
 
     def behaviour(self, image: str) -> Behaviour:
