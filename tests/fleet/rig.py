@@ -106,6 +106,7 @@ class Rig:
     folder: Path
     members: dict[str, Member]
     config: Path = field(init=False)
+    summary: str = field(init=False, default="")  # the step summary of the last `hotfix` call
 
     def __post_init__(self) -> None:
         self.config = self.folder / ".hotfix.yml"
@@ -138,9 +139,12 @@ class Rig:
         """The CLI in this process (click's runner); returns exit code, output and the GITHUB_OUTPUT values."""
         out = self.folder / f"out-{os.urandom(4).hex()}"
         out.write_text("")
-        result = CliRunner().invoke(cli, list(args), env={**self.env(**env), "GITHUB_OUTPUT": str(out)})
+        summary = out.with_suffix(".md")
+        files = {"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)}
+        result = CliRunner().invoke(cli, list(args), env={**self.env(**env), **files})
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception
+        self.summary = summary.read_text() if summary.exists() else ""
         return result.exit_code, result.output, read_outputs(out)
 
     def spawn(self, *args: str, log: Path, **env: str) -> subprocess.Popen[bytes]:
@@ -207,3 +211,64 @@ def fleet_annotation(member: Member) -> str:
 
 def dump(rig: Rig) -> str:
     return json.dumps({n: {"image": m.image(), "record": fleet_annotation(m)} for n, m in rig.members.items()})
+
+
+@dataclass(frozen=True)
+class Seen:
+    at: float
+    target: str
+    run: str
+    phase: str
+    image: str
+
+
+class Timeline:
+    """Polls every target's fleet record and image every 20 ms from a thread, keeping each change: the order in
+    which targets moved, as the clusters showed it."""
+
+    def __init__(self, rig: Rig) -> None:
+        import threading
+
+        self.rig = rig
+        self.seen: list[Seen] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> Timeline:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _watch(self) -> None:
+        import time
+
+        last: dict[str, tuple[str, str, str]] = {}
+        while not self._stop.is_set():
+            for name, member in self.rig.members.items():
+                try:
+                    record, image = member.record(), member.image()
+                except Exception:  # a cluster cut off on purpose
+                    continue
+                state = (record.run if record else "", record.phase.value if record else "", image)
+                if last.get(name) != state:
+                    last[name] = state
+                    self.seen.append(Seen(time.monotonic(), name, *state))
+            self._stop.wait(0.02)
+
+    def first(self, target: str, phase: str, run: str | None = None) -> float | None:
+        return next(
+            (s.at for s in self.seen if s.target == target and s.phase == phase and (run is None or s.run == run)),
+            None,
+        )
+
+    def wait_for(self, target: str, phase: str, timeout: float = 60.0) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.first(target, phase) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{target} never reached {phase}: {self.seen}")
+            time.sleep(0.02)

@@ -102,13 +102,13 @@ class Fleet:
         def read(name: str) -> None:
             found[name] = self.runs[name].read()
 
-        self.parallel(sorted(self.runs), read, "read", limit=len(self.runs))
+        self.parallel(sorted(self.runs), read, "read", limit=max(1, len(self.runs)))
         for run in self.runs.values():
             if run.record_problem:
                 run.reporter.annotate("warning", f"{run.record_problem}: treated as no record")
         return found
 
-    def parallel(self, names: Sequence[str], work: Callable[[str], None], doing: str, *, limit: int) -> None:
+    def parallel(self, names: Sequence[str], work: Callable[[str], object], doing: str, *, limit: int) -> None:
         """``work`` on each target, ``limit`` at once; a HotfixError is that target's ERROR and stops the run."""
 
         def guarded(name: str) -> None:
@@ -129,11 +129,18 @@ class Fleet:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
+    def reread(self, name: str) -> None:
+        self.runs[name].read()
+
     # -- the steps -----------------------------------------------------------------------------------
     def promote_wave(self, wave: Wave, todo: Iterable[str]) -> None:
         names = list(todo)
         gate = "gate and " if wave.canary else ""
         self.reporter.step(f"wave {wave.name}: {gate}promote {', '.join(names)} (at most {wave.max_parallel} at once)")
+
+        self.parallel(names, self.reread, "read", limit=len(names))
+        if self.errors:  # a target of the wave cannot be reached: none of the wave starts
+            return
 
         def work(name: str) -> None:
             run, result = self.runs[name], self.results[name]
@@ -229,10 +236,11 @@ def promote(
 def _drive(fleet: Fleet, notifier: Notifier) -> Outcome:
     req, s = fleet.req, fleet.settings
     rolled_back_once = False
+    fleet.read_all()  # every target once, under the fleet Lease: from then on only this run writes records
+    if fleet.errors:
+        return _stopped(fleet, notifier, "a target could not be read: the run stopped, nothing was changed")
     for _ in range(4 * len(req.waves) + 4):
-        records = fleet.read_all()
-        if fleet.errors:
-            return _stopped(fleet, notifier, "a target could not be read: the run stopped, nothing else moves")
+        records = {name: run.record for name, run in fleet.runs.items()}
         step = next_step(req.waves, records, s.run)
         fleet.reporter.step(f"fleet run {s.run}: {step.kind.value}" + (f" - {step.reason}" if step.reason else ""))
         if req.dry_run:
@@ -284,14 +292,19 @@ def _not_reached(fleet: Fleet) -> None:
     """Targets this invocation did not touch: say what they run, as read."""
     for name, run in fleet.runs.items():
         result = fleet.results[name]
-        if result.steps() or result.note or not run.deployment:
+        if result.steps() or result.note or result.error:
+            continue
+        try:
+            run.read()
+        except HotfixError as exc:
+            result.note = f"not reached; could not be read at the end: {ops.one_line(exc.message, 200)}"
             continue
         images = ", ".join(f"{k}={v}" for k, v in run.live_images().items())
         record = run.record
         if record is not None and record.run == fleet.settings.run:
             result.note = f"{record.phase.value} earlier in this run; runs {images}"
         else:
-            result.note = f"not reached; runs {images} (as read)"
+            result.note = f"not reached; runs {images} (read at the end)"
 
 
 def _done(fleet: Fleet, notifier: Notifier) -> Outcome:
@@ -334,6 +347,8 @@ def _finish(
     code: ExitCode | None = None,
 ) -> Outcome:
     _not_reached(fleet)
+    for reason in reasons:  # the table holds the targets; the run's own reasons are said once here
+        fleet.reporter.step(f"fleet: {reason}")
     s = fleet.settings
     results = list(fleet.results.values())
     title = f"fleet promote {s.version or s.image}"

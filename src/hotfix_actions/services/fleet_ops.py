@@ -110,6 +110,8 @@ def _outcome(fleet: Fleet, notifier: Notifier, why: str, *, send: bool) -> Outco
     reasons += [
         f"{r.target}: {r.rollback.reason}" for r in results if r.rollback and r.rollback.verdict is not Verdict.PASS
     ]
+    for line in reasons:
+        fleet.reporter.step(f"fleet rollback: {line}")
     s = fleet.settings
     if send and (changed or verdict is not Verdict.PASS):
         kind = "rolled_back" if verdict is Verdict.PASS else "failed"
