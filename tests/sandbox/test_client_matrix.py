@@ -267,6 +267,7 @@ def test_scale(kube: Any, api: Api) -> None:
     scale = api.apps.patch_namespaced_deployment_scale("web", api.ns, {"spec": {"replicas": 4}})
     assert scale.spec.replicas == 4
     kube.wait_for(lambda: len(api.core.list_namespaced_pod(api.ns).items) == 4, timeout=10)
+    kube.wait_rollout(api.ns, "web")  # the controller has stopped writing: the resourceVersion read will hold
     current = api.apps.read_namespaced_deployment_scale("web", api.ns)
     assert current.status.selector == "app=web"
     current.spec.replicas = 1
