@@ -4,16 +4,19 @@
 # Trust: the only inputs trusted here are the action's own files (this script, requirements/*.lock, src/), which the
 # runner fetched for this job at the ref the caller pinned; whoever could change them could change action.yml too.
 # Everything else on a persistent runner may have been written by an earlier job (a tests job runs branch code):
-#   - the environment lives in a folder made with mktemp under this job's RUNNER_TEMP (which the runner empties at
-#     the start of every job), mode 0700; its path and the digest of its manifest (every file's SHA-256, mode and
-#     type, every link's target) reach the later actions of the same job through GITHUB_ENV, which no other job can
-#     write; a later action reuses it only after checking owner, mode and the whole manifest, else builds a new one;
-#   - third-party packages come from requirements/action.lock, installed with --require-hashes and wheels only;
-#     uv, the installer, from requirements/action-tools.lock, its wheel hashed before it is unpacked;
-#   - the runner's tool cache keeps a wheelhouse (plain .whl files) so later jobs need no download; a wheel there is
-#     used only when its bytes hash to a value the lock lists, checked while it is copied into the job's folder;
-#   - the project itself is not built: the venv's site-packages points at the action's own src/ (a .pth file) and
-#     bin/hotfix is a launcher written here.
+#   - the environment is new in every job: a folder made with mktemp under this job's RUNNER_TEMP (which the runner
+#     empties at the start of every job), mode 0700; its path and the digest of its manifest (every file's SHA-256,
+#     mode and type, every link's target) reach the later actions of the same job through GITHUB_ENV, which no other
+#     job can write; a later action reuses it only after checking owner, mode, the manifest and every placed folder
+#     again, else it builds a new one;
+#   - third-party packages are the wheels of requirements/action.lock, each used only when its bytes hash to a value
+#     the lock lists (checked while it is copied into the job's folder), from the runner's wheelhouse or the index;
+#   - each wheel is imported from its unpacked folder in the tool cache (one per wheel, named by its SHA-256), checked
+#     file by file against the RECORD inside the checked wheel on every use and unpacked anew when it differs; where
+#     that cannot be done, uv (requirements/action-tools.lock, its wheel checked the same way) installs the wheels
+#     with --require-hashes into the job's environment;
+#   - the project itself is not built: the environment points at the action's own src/ (a .pth file) and bin/hotfix
+#     is a launcher written here.
 # Called as "$GITHUB_ACTION_PATH/../../scripts/action-setup.sh"; nothing from a workflow expression reaches this
 # script except through the environment. HOTFIX_PYTHON picks the interpreter (default python3, >= 3.11) and
 # HOTFIX_INDEX_URL the package index (default https://pypi.org/simple; https, or http to this machine).
@@ -74,37 +77,43 @@ if [[ -n "${RUNNER_TOOL_CACHE:-}" ]]; then
   shared="$RUNNER_TOOL_CACHE/hotfix-actions/wheelhouse"
 fi
 
-# 1. The wheels: those another job kept in the tool cache, each checked against the locks while it is copied into
+# 1. The wheels: those another job kept in the tool cache, each checked against the lock while it is copied into
 #    this job's folder; the missing ones from the index (the file pip would pick for this Python, in parallel, kept
-#    only when its hash is in the lock); then uv unpacked from its checked wheel.
+#    only when its hash is in the lock).
 step="$(date +%s%N)"
-gathered="$("$python" -I "$helper" gather --lock "$lock" --lock "$tools_lock" --shared "$shared" --to "$wheels" \
-  --bin "$home/bin" --index "$index")" ||
-  fail 3 "could not get uv for this platform ($(uname -sm)) from requirements/action-tools.lock: no checked wheel in the tool cache and none from $index"
+gathered="$("$python" -I "$helper" gather --lock "$lock" --shared "$shared" --to "$wheels" --index "$index")" ||
+  fail 3 "could not fetch the wheels of requirements/action.lock from $index"
 grep -v '^taken=' <<<"$gathered" || true
 gathered="$(tail -n 1 <<<"$gathered")"
-uv="$home/bin/uv"
-"$uv" --version >/dev/null 2>&1 || fail 3 "uv from requirements/action-tools.lock does not run on this runner ($(uname -sm))"
-gather_ms="$(ms "$step")"
-
-# 2. The environment: third-party packages with --require-hashes, wheels only, from this job's checked wheels alone
-#    (uv asks the index only for what step 1 could not fetch).
-step="$(date +%s%N)"
-export UV_CACHE_DIR="$home/uv-cache" UV_NO_CONFIG=1 UV_PYTHON_DOWNLOADS=never
-"$uv" venv --quiet --no-config --python "$python" "$home/venv" || fail 3 "uv could not make a virtual environment with $python"
-install=("$uv" pip install --quiet --no-config --python "$home/venv/bin/python" --require-hashes --no-deps
-  --only-binary :all: --find-links "$wheels" -r "$lock")
 how="warm"
 [[ "$gathered" == *" fetched=0 failed=0" ]] || how="cold"
-if ! "${install[@]}" --no-index 2>"$home/install.log"; then
-  "${install[@]}" --index-url "$index" || fail 3 "could not install requirements/action.lock from $index with uv (see above)"
-  how="cold"
+gather_ms="$(ms "$step")"
+
+# 2. The environment imports each wheel from its unpacked folder (one per wheel, shared by the jobs of this runner),
+#    checked file by file against the RECORD of the checked wheel (SHA-256 of every file, no file more or less, none
+#    writable by others) and unpacked anew when it differs. Where that cannot be done, uv installs the wheels with
+#    --require-hashes into the job's environment instead.
+step="$(date +%s%N)"
+"$python" -m venv --without-pip "$home/venv" || fail 3 "$python could not make a virtual environment"
+site=("$home"/venv/lib/python3*/site-packages)
+[[ -d "${site[0]}" ]] || fail 3 "the new environment has no site-packages folder"
+store="${shared:+$RUNNER_TOOL_CACHE/hotfix-actions/unpacked}"
+store="${store:-$home/unpacked}"
+placed="$("$python" -I "$helper" place --lock "$lock" --wheels "$wheels" --store "$store" \
+  --out "${site[0]}/hotfix_actions_deps.pth")" || rm -f "${site[0]}/hotfix_actions_deps.pth"
+grep -v '^placed=' <<<"$placed" || true
+if [[ ! -f "${site[0]}/hotfix_actions_deps.pth" ]]; then
+  "$python" -I "$helper" gather --lock "$tools_lock" --to "$wheels" --index "$index" --bin "$home/bin" >/dev/null ||
+    fail 3 "could not get uv for this platform ($(uname -sm)) from requirements/action-tools.lock"
+  export UV_CACHE_DIR="$home/uv-cache" UV_NO_CONFIG=1 UV_PYTHON_DOWNLOADS=never
+  "$home/bin/uv" pip install --quiet --no-config --python "$home/venv/bin/python" --require-hashes --no-deps \
+    --only-binary :all: --find-links "$wheels" --index-url "$index" -r "$lock" ||
+    fail 3 "could not install requirements/action.lock from $index with uv (see above)"
+  how="$how, uv"
 fi
 install_ms="$(ms "$step")"
 
 # 3. The project itself, from the action's own checkout: no build, no download.
-site=("$home"/venv/lib/python3*/site-packages)
-[[ -d "${site[0]}" ]] || fail 3 "the new environment has no site-packages folder"
 printf '%s\n' "$root/src" >"${site[0]}/hotfix_actions_source.pth"
 # A shell line that Python reads as a string: the launcher needs no absolute path in its first line (paths with
 # spaces, long paths), and bytecode goes to the job's folder, not into the checked environment.
@@ -125,7 +134,7 @@ digest="$("$python" -I "$helper" manifest --out "$home/manifest" "$home/venv")"
 
 # 4. Keep the wheels for later jobs on this runner (checked again when they are taken).
 keep_ms=0
-if [[ -n "$shared" && ("$how" == cold || "$gathered" != *" rejected=0 "*) ]]; then
+if [[ -n "$shared" && ("$how" == cold* || "$gathered" != *" rejected=0 "*) ]]; then
   step="$(date +%s%N)"
   "$python" -I "$helper" keep --lock "$lock" --lock "$tools_lock" --wheels "$wheels" --to "$shared" >/dev/null ||
     echo "::warning title=hotfix-actions setup::could not keep the wheels in the runner's tool cache for later jobs"

@@ -5,11 +5,9 @@
                 folder (hashed while copied, so what was checked is what gets installed); ignore everything else;
              2. download from the index, in parallel, the wheels this Python needs that are still missing (the file
                 pip would pick: best tag), each kept only when it hashes to a value of the lock;
-             3. unpack the uv program from the checked uv wheel
+             3. with --bin, unpack the uv program from the checked uv wheel (only when uv is needed)
     keep     copy the job's checked wheels into the shared wheelhouse for later jobs (atomically)
-    manifest write one line per entry of the environment (type, mode, SHA-256 or link target); print its digest
-    check    say in words why the job's set-up folder cannot be reused (owner, mode, any entry added, removed or
-             changed since the manifest); exit 1 when it cannot
+    place, manifest, check: see action_env.py (the job's environment)
 
 Nothing found in the shared wheelhouse is trusted: another job on the same runner can write there. A file counts only
 when its bytes hash to a value the lock (kept in the action's own checkout) lists for that name and version; names
@@ -261,9 +259,10 @@ def cmd_gather(args: argparse.Namespace) -> int:
     job = Path(args.dest)
     taken, rejected = take(allowed, Path(args.shared), job) if args.shared else (0, 0)
     fetched, failed = fetch(args.lock, args.index, job)
-    uv = extract_uv(allowed, job, Path(args.bin))
     print(f"taken={taken} rejected={rejected} fetched={fetched} failed={failed}")
-    return 0 if uv else 3
+    if args.bin:
+        return 0 if extract_uv(allowed, job, Path(args.bin)) else 3
+    return 0
 
 
 def cmd_keep(args: argparse.Namespace) -> int:
@@ -280,92 +279,25 @@ def cmd_keep(args: argparse.Namespace) -> int:
     return 0
 
 
-def manifest(root: Path) -> list[str]:
-    """One line per entry under `root`, sorted: path, type, mode, and SHA-256 (files) or target (links)."""
-    entries: list[tuple[str, str, str, Path | str]] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        for name in sorted([*dirnames, *filenames]):
-            path = Path(dirpath) / name
-            rel = json.dumps(path.relative_to(root).as_posix())
-            info = os.lstat(path)
-            mode = f"{stat.S_IMODE(info.st_mode):04o}"
-            if stat.S_ISLNK(info.st_mode):
-                entries.append((rel, "link", mode, json.dumps(os.readlink(path))))
-            elif stat.S_ISDIR(info.st_mode):
-                entries.append((rel, "dir", mode, "-"))
-            elif stat.S_ISREG(info.st_mode):
-                entries.append((rel, "file", mode, path))
-            else:
-                entries.append((rel, "other", mode, "-"))
-    files = [e[3] for e in entries if isinstance(e[3], Path)]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:  # hashlib lets go of the GIL on big reads
-        digests = dict(zip(files, pool.map(_sha256, files), strict=True))
-    return sorted(
-        f"{rel} {kind} {mode} {digests[last] if isinstance(last, Path) else last}" for rel, kind, mode, last in entries
-    )
-
-
-def cmd_manifest(args: argparse.Namespace) -> int:
-    """Write the manifest of `root` to `out` and print its SHA-256 (the value a later step checks it against)."""
-    text = "".join(line + "\n" for line in manifest(Path(args.root)))
-    Path(args.out).write_text(text, encoding="utf-8")
-    print(hashlib.sha256(text.encode()).hexdigest())
-    return 0
-
-
-def home_problems(home: Path, digest: str) -> list[str]:
-    """Why the job's set-up folder cannot be reused: who owns it, who may write it, and what changed inside."""
-    try:
-        info = os.lstat(home)
-    except OSError:
-        return ["it no longer exists"]
-    if not stat.S_ISDIR(info.st_mode):
-        return ["it is not a plain folder (a symbolic link?)"]
-    if info.st_uid != os.geteuid():
-        return ["another user owns it"]
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        return [f"others may enter or write it (mode {stat.S_IMODE(info.st_mode):04o}, expected 0700)"]
-    recorded = home / "manifest"
-    try:
-        text = recorded.read_text(encoding="utf-8")
-    except OSError:
-        return ["its manifest is missing"]
-    if hashlib.sha256(text.encode()).hexdigest() != digest:
-        return ["its manifest was changed"]
-    before = {ln.split(" ", 1)[0]: ln for ln in text.splitlines() if ln}
-    now = {ln.split(" ", 1)[0]: ln for ln in manifest(home / "venv")}
-    said: list[str] = []
-    for key in sorted(set(before) | set(now)):
-        name = shown(json.loads(key))
-        if key not in now:
-            said.append(f"{name} is missing")
-        elif key not in before:
-            said.append(f"{name} was added")
-        elif before[key] != now[key]:
-            old, new = before[key].split(" ")[1:3], now[key].split(" ")[1:3]
-            what = "its type" if old[0] != new[0] else "its mode" if old[1] != new[1] else "its content or target"
-            said.append(f"{name}: {what} changed")
-    return said
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    said = home_problems(Path(args.home), args.digest)
-    if said:
-        print("; ".join(said[:3]) + (f"; and {len(said) - 3} more" if len(said) > 3 else ""))
-    return 1 if said else 0
-
-
 def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # run with -I: the action's own scripts folder
+    from action_env import cmd_check, cmd_manifest, cmd_place
+
     parser = argparse.ArgumentParser(prog="action_wheels.py")
     sub = parser.add_subparsers(dest="command", required=True)
     gather = sub.add_parser("gather")
     gather.add_argument("--lock", type=Path, action="append", required=True)
     gather.add_argument("--shared", default="")
     gather.add_argument("--to", dest="dest", required=True)
-    gather.add_argument("--bin", required=True)
+    gather.add_argument("--bin", default="", help="unpack uv here (from a checked wheel of the locks)")
     gather.add_argument("--index", required=True)
     gather.set_defaults(run=cmd_gather)
+    placer = sub.add_parser("place")
+    placer.add_argument("--lock", type=Path, action="append", required=True)
+    placer.add_argument("--wheels", required=True)
+    placer.add_argument("--store", required=True)
+    placer.add_argument("--out", required=True)
+    placer.set_defaults(run=cmd_place)
     keep = sub.add_parser("keep")
     keep.add_argument("--lock", type=Path, action="append", required=True)
     keep.add_argument("--wheels", required=True)

@@ -200,16 +200,22 @@ def _site(home: Path) -> Path:
     return next((home / "venv" / "lib").glob("python3*/site-packages"))
 
 
-TAMPERING: dict[str, Callable[[Runner, Path], None]] = {
+def _unpacked(runner: Runner, package: str) -> Path:
+    """The runner-wide unpacked folder of a wheel (shared by every job): what a poisoner would change."""
+    return next(p for p in (runner.tool_cache / "hotfix-actions" / "unpacked").iterdir() if (p / package).is_dir())
+
+
+def _swap_for_link(runner: Runner, folder: Path) -> None:
+    shutil.copytree(folder, runner.base / "evil-copy")
+    (runner.base / "evil-copy" / "sitecustomize.py").write_text(f"open({str(runner.marker)!r}, 'w').close()\n")
+    shutil.rmtree(folder)
+    folder.symlink_to(runner.base / "evil-copy")
+
+
+TAMPERING: dict[str, Callable[[Runner, Path], object]] = {
     "modified bin/hotfix": lambda r, h: (h / "venv" / "bin" / "hotfix").write_text(r.planted_program()),
-    "extra file (a .pth runs at every start)": lambda r, h: (_site(h) / "zz.pth").write_text(
+    "extra file in the environment (a .pth runs at every start)": lambda r, h: (_site(h) / "zz.pth").write_text(
         f"import os; open({str(r.marker)!r}, 'w').close()\n"
-    ),
-    "changed mode (a package file others may write)": lambda r, h: (_site(h) / "click" / "__init__.py").chmod(0o666),
-    "symlink swap (a package folder)": lambda r, h: (
-        shutil.rmtree(_site(h) / "click"),
-        _plant_package(r, r.base / "evil-click"),
-        (_site(h) / "click").symlink_to(r.base / "evil-click"),
     ),
     "symlink swap (bin/python)": lambda r, h: (
         (r.base / "evil-python").write_text(r.planted_program()),
@@ -222,6 +228,14 @@ TAMPERING: dict[str, Callable[[Runner, Path], None]] = {
         wheels.main(["action_wheels.py", "manifest", "--out", str(h / "manifest"), str(h / "venv")]),
     ),
     "folder opened to others": lambda r, h: h.chmod(0o755),
+    "modified module in the shared unpacked wheel": lambda r, h: (
+        _unpacked(r, "click") / "click" / "__init__.py"
+    ).write_text(f"open({str(r.marker)!r}, 'w').close()\n"),
+    "extra file in the shared unpacked wheel (sitecustomize runs at every start)": lambda r, h: (
+        _unpacked(r, "yaml") / "sitecustomize.py"
+    ).write_text(f"open({str(r.marker)!r}, 'w').close()\n"),
+    "changed mode in the shared unpacked wheel": lambda r, h: (_unpacked(r, "idna") / "idna" / "core.py").chmod(0o666),
+    "symlink swap of the shared unpacked wheel": lambda r, h: _swap_for_link(r, _unpacked(r, "jsonschema")),
 }
 
 
@@ -251,6 +265,20 @@ def test_a_home_outside_runner_temp_is_refused(runner: Runner) -> None:
     job.extra = {}
     assert job.hotfix("--version").stdout.strip() == "hotfix 1.0.0"
     assert not runner.marker.exists()
+
+
+@pytest.mark.parametrize("tamper", [k for k in TAMPERING if "shared unpacked" in k])
+def test_a_changed_shared_wheel_folder_is_unpacked_again_for_a_later_job(runner: Runner, tamper: str) -> None:
+    runner.job().setup(HOTFIX_INDEX_URL=OFFLINE_INDEX)  # the first job unpacks the wheels for the runner
+    TAMPERING[tamper](runner, Path("/nonexistent"))  # an earlier job (branch code) changes one of them
+    later = runner.job()
+    proc = later.setup(HOTFIX_INDEX_URL=OFFLINE_INDEX)
+    assert "again: the shared copy changed" in proc.stdout, proc.stdout
+    ran = later.hotfix("--version")
+    assert ran.stdout.strip() == "hotfix 1.0.0", ran.stdout + ran.stderr
+    python = later.home() / "venv" / "bin" / "python"
+    subprocess.run([str(python), "-c", "import click, yaml, idna.core, jsonschema"], check=True, timeout=60)
+    assert not runner.marker.exists(), "a planted module ran"
 
 
 def _tampered_copy(wheel: Path, runner: Runner) -> bytes:
