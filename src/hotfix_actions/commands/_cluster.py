@@ -14,7 +14,6 @@ connection on the way out.
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
 import signal
@@ -186,6 +185,8 @@ def run_identity(env: dict[str, str] | Any) -> tuple[str, str]:
         attempt = env.get("GITHUB_RUN_ATTEMPT", "1")
         url = f"{server}/{repo}/actions/runs/{run_id}" if repo else ""
         return f"github-run-{run_id}-{attempt}", url
+    import getpass
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):

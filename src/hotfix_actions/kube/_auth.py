@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -48,6 +46,9 @@ def _parse_expiry(text: Any) -> float | None:
 
 def run_exec(config: Mapping[str, Any], base: str, *, timeout: float = _EXEC_TIMEOUT) -> ExecResult:
     """Run an exec credential plugin once; KubeconfigError says what went wrong, with the plugin's hint."""
+    import shutil
+    import subprocess
+
     command = str(config.get("command") or "")
     if not command:
         raise KubeconfigError("the exec plugin has no command")

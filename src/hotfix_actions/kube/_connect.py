@@ -14,7 +14,6 @@ import base64
 import binascii
 import contextlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import yaml
 from hotfix_actions.errors import UsageError
 from hotfix_actions.kube._auth import Auth
 from hotfix_actions.kube._http import Http
-from hotfix_actions.kube._kubeconfig import ClientSettings, KubeconfigError, load_kubeconfig
+from hotfix_actions.kube._kubeconfig import ClientSettings, KubeconfigError, load_kubeconfig, load_yaml
 
 __all__ = ["ConnectOptions", "Connection", "decode_kubeconfig", "kubeconfig_secrets", "open_connection"]
 
@@ -82,7 +81,7 @@ def decode_kubeconfig(data: str) -> str:
             fix="store the output of `base64 -w0 ~/.kube/config` in the secret",
         ) from exc
     try:
-        doc = yaml.safe_load(text)
+        doc = load_yaml(text)
     except yaml.YAMLError as exc:
         raise UsageError("decodes to text that is not YAML", input_name="kubeconfig-data") from exc
     if not isinstance(doc, dict) or "clusters" not in doc:
@@ -113,13 +112,15 @@ def _walk_secrets(node: Any) -> Iterator[str]:
 def kubeconfig_secrets(text: str) -> list[str]:
     """The secret values of a kubeconfig text (tokens, keys, passwords, client certificates), to be masked."""
     try:
-        doc = yaml.safe_load(text)
+        doc = load_yaml(text)
     except yaml.YAMLError:
         return []
     return sorted({value for value in _walk_secrets(doc) if len(value) >= 4}, key=len, reverse=True)
 
 
 def _write_temp(text: str) -> str:
+    import tempfile
+
     fd, path = tempfile.mkstemp(prefix="hotfix-kubeconfig-", suffix=".yaml")  # mode 0600
     try:
         os.fchmod(fd, 0o600)

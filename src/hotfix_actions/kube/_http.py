@@ -12,10 +12,8 @@ import atexit
 import contextlib
 import http.client
 import os
-import shutil
 import socket
 import ssl
-import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,6 +85,9 @@ class Http:
 
     # -- TLS --------------------------------------------------------------------------------------------------
     def _write_pair(self, cert: str, key: str) -> tuple[str, str]:
+        import shutil
+        import tempfile
+
         if self._temp is None:
             self._temp = tempfile.mkdtemp(prefix="hotfix-kube-")  # mode 0700
             folder = self._temp
@@ -235,6 +236,8 @@ class Http:
             with contextlib.suppress(Exception):
                 conn.close()
         if self._temp is not None:
+            import shutil
+
             shutil.rmtree(self._temp, ignore_errors=True)
             self._temp = None
 

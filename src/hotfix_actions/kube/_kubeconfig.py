@@ -21,7 +21,14 @@ import yaml
 
 from hotfix_actions.decide.names import url_problem
 
-__all__ = ["ClientSettings", "KubeconfigError", "load_kubeconfig", "settings_from_doc"]
+__all__ = ["ClientSettings", "KubeconfigError", "load_kubeconfig", "load_yaml", "settings_from_doc"]
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: same result, faster
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` through libyaml when available."""
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
 
 
 class KubeconfigError(ValueError):
@@ -160,7 +167,7 @@ def load_kubeconfig(
     """Settings from kubeconfig files (missing ones are skipped, as kubectl does) or from ``text``."""
     docs: list[tuple[Mapping[str, Any], str]] = []
     if text is not None:
-        doc = yaml.safe_load(text)
+        doc = load_yaml(text)
         if not isinstance(doc, dict):
             raise KubeconfigError("the kubeconfig is not a YAML mapping")
         docs.append((doc, ""))
@@ -173,7 +180,7 @@ def load_kubeconfig(
         except OSError as exc:
             raise KubeconfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
         try:
-            doc = yaml.safe_load(content)
+            doc = load_yaml(content)
         except yaml.YAMLError as exc:
             raise KubeconfigError(f"{path} is not YAML: {exc}") from exc
         if doc is None:

@@ -39,6 +39,8 @@ __all__ = [
     "write_snapshot",
 ]
 
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML has it
+
 
 def check_names(namespace: str, **names: str | None) -> None:
     """Every name is checked against DNS-1123 before any API call."""
@@ -255,7 +257,7 @@ def write_snapshot(
             "metadata": {"hotfix-actions": dict(extra)},
             "items": list(items),
         }
-        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        path.write_text(yaml.dump(document, Dumper=_DUMPER, sort_keys=False), encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write the snapshot into {directory}: {exc}", input_name="snapshot-dir") from exc
     return str(path)

@@ -21,6 +21,8 @@ from hotfix_actions.services import _kubeops as ops
 
 __all__ = ["snapshot", "status"]
 
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML has it
+
 _ALL = ("pods", "services", "deployments", "replicasets")  # kubectl get all, minus kinds we do not serve
 RECENT_CRASH = 600.0  # seconds: a live revision whose pods crashed this recently is bad, even if they run now
 
@@ -173,4 +175,4 @@ def snapshot(cluster: Cluster, namespace: str, name: str | None = None) -> tuple
                 if obj.get("kind") == "Deployment":
                     lkg[meta.get("name", "?")] = ops.lkg_records(obj)
     document = {"apiVersion": "v1", "kind": "List", "metadata": {"hotfix-actions": {"lkg": lkg}}, "items": items}
-    return yaml.safe_dump(document, sort_keys=False), len(items)
+    return yaml.dump(document, Dumper=_DUMPER, sort_keys=False), len(items)
