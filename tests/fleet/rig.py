@@ -112,7 +112,12 @@ class Rig:
         self.config = self.folder / ".hotfix.yml"
 
     def write_config(
-        self, waves: Sequence[Sequence[str]] = (("a",), ("b",), ("c",)), *, bake: str = "2s", extra: str = ""
+        self,
+        waves: Sequence[Sequence[str]] = (("a",), ("b",), ("c",)),
+        *,
+        bake: str = "2s",
+        canary: bool = True,
+        extra: str = "",
     ) -> None:
         targets = {
             m.name: {
@@ -125,7 +130,9 @@ class Rig:
         fleet = {
             "deployment": "web",
             "targets": targets,
-            "waves": [{"name": f"w{i + 1}", "targets": list(w), "bake": bake} for i, w in enumerate(waves)],
+            "waves": [
+                {"name": f"w{i + 1}", "targets": list(w), "bake": bake, "canary": canary} for i, w in enumerate(waves)
+            ],
         }
         self.config.write_text(BASE + extra + yaml.safe_dump({"fleet": fleet}, sort_keys=False))
 
@@ -184,6 +191,24 @@ def proxied_kubeconfig(source: Path, proxy: Proxy, target: Path) -> Path:
         cluster["cluster"]["server"] = proxy.url
     target.write_text(yaml.safe_dump(doc))
     return target
+
+
+@contextmanager
+def real_member(name: str, cp: Any, folder: Path) -> Iterator[Member]:
+    """A namespace of the real control plane, reached with the tool's least-privilege service account."""
+    import secrets
+
+    from tests.clusters import RealCluster
+
+    kube = RealCluster(cp, f"fleet-{name}-{secrets.token_hex(3)}", folder)
+    prom = FakePrometheus(image_reader(kube)).start()
+    try:
+        member = Member(name, kube, prom, kube.kubeconfig_path)
+        prom.health = member.health
+        yield member
+    finally:
+        prom.close()
+        kube.cleanup()
 
 
 @contextmanager

@@ -70,8 +70,13 @@ class Fleet:
         result.error = True
         self.reporter.step(f"[{name}] {doing}: ERROR - {exc}")
 
-    def lock(self, stack: ExitStack) -> None:
-        """The fleet Lease in every target, in name order; the first that cannot be taken stops the run."""
+    def healthy(self) -> list[str]:
+        """The open targets that have not failed to lock or read, in name order."""
+        return sorted(name for name in self.runs if name not in self.errors)
+
+    def lock(self, stack: ExitStack, *, strict: bool = True) -> None:
+        """The fleet Lease in every target, in name order; the first that cannot be taken stops the run
+        (``strict``), or is that target's error while the others go on (a rollback)."""
         s = self.settings
         lock = s.rollback.lock
         for name in sorted(self.runs):
@@ -93,7 +98,9 @@ class Fleet:
                 )
             except HotfixError as exc:
                 self.fail_target(name, exc, "lock")
-                return
+                if strict:
+                    return
+                continue
             run.reporter.info(f"fleet lock {ops.lease_name(s.lock_prefix, run.spec.deployment)} held by {s.holder}")
 
     def read_all(self) -> dict[str, FleetRecord | None]:
@@ -102,7 +109,7 @@ class Fleet:
         def read(name: str) -> None:
             found[name] = self.runs[name].read()
 
-        self.parallel(sorted(self.runs), read, "read", limit=max(1, len(self.runs)))
+        self.parallel(self.healthy(), read, "read", limit=max(1, len(self.runs)))
         for run in self.runs.values():
             if run.record_problem:
                 run.reporter.annotate("warning", f"{run.record_problem}: treated as no record")

@@ -60,13 +60,11 @@ def rollback(
     fleet = Fleet(req, settings, reporter)
     with ExitStack() as stack:
         fleet.open(stack, opener, metrics=False)
-        if not fleet.errors and not req.dry_run:
-            fleet.lock(stack)
-        if fleet.errors:
-            return _outcome(fleet, notifier, "could not start: nothing was changed", send=False)
+        if not req.dry_run:  # an emergency: a target that cannot be locked is named, the others still go back
+            fleet.lock(stack, strict=False)
         fleet.read_all()
-        if fleet.errors:
-            return _outcome(fleet, notifier, "a target could not be read: nothing was changed", send=False)
+        if not fleet.healthy():
+            return _outcome(fleet, notifier, "no target could be reached: nothing was changed", send=False)
 
         def work(name: str) -> None:
             run, result = fleet.runs[name], fleet.results[name]
@@ -90,7 +88,7 @@ def rollback(
             if record.phase is not Phase.ROLLED_BACK and (only_run is None or record.run == only_run):
                 run.mark(Phase.ROLLED_BACK, result.rollback.reason)
 
-        fleet.parallel(sorted(fleet.runs), work, "rollback", limit=len(fleet.runs))
+        fleet.parallel(fleet.healthy(), work, "rollback", limit=len(fleet.runs))
         return _outcome(fleet, notifier, "", send=not req.dry_run)
 
 
@@ -163,7 +161,7 @@ def status(req: FleetRequest, settings: FleetSettings, opener: Opener, reporter:
                 "; ".join(locks),
             ]
 
-        fleet.parallel(sorted(fleet.runs), work, "status", limit=len(fleet.runs))
+        fleet.parallel(fleet.healthy(), work, "status", limit=max(1, len(fleet.runs)))
     rows = []
     table = []
     for spec in sorted(req.targets, key=lambda t: (t.wave_index, t.name)):
