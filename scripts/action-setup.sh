@@ -15,8 +15,8 @@
 #     file by file against the RECORD inside the checked wheel on every use and unpacked anew when it differs; where
 #     that cannot be done, uv (requirements/action-tools.lock, its wheel checked the same way) installs the wheels
 #     with --require-hashes into the job's environment;
-#   - the project itself is not built: the environment points at the action's own src/ (a .pth file) and bin/hotfix
-#     is a launcher written here.
+#   - the project itself is not built: the environment points at the action's own src/ (a .pth file);
+#     hotfix-bin/hotfix is a launcher written here, and the only thing put on PATH.
 # Called as "$GITHUB_ACTION_PATH/../../scripts/action-setup.sh"; nothing from a workflow expression reaches this
 # script except through the environment. HOTFIX_PYTHON picks the interpreter (default python3, >= 3.11) and
 # HOTFIX_INDEX_URL the package index (default https://pypi.org/simple; https, or http to this machine).
@@ -115,12 +115,14 @@ install_ms="$(ms "$step")"
 
 # 3. The project itself, from the action's own checkout: no build, no download.
 printf '%s\n' "$root/src" >"${site[0]}/hotfix_actions_source.pth"
-# A shell line that Python reads as a string: the launcher needs no absolute path in its first line (paths with
-# spaces, long paths), and bytecode goes to the job's folder, not into the checked environment.
-cat >"$home/venv/bin/hotfix" <<'LAUNCHER'
+# The launcher: a shell line that Python reads as a string, so its first line needs no absolute path (paths with
+# spaces, long paths). It lives in a folder of its own that goes on PATH (venv/bin would shadow the job's `python`),
+# and sends bytecode to the job's folder, never into the checked environment or the shared unpacked wheels.
+mkdir "$home/venv/hotfix-bin"
+cat >"$home/venv/hotfix-bin/hotfix" <<'LAUNCHER'
 #!/bin/sh
 ''':'
-PYTHONPYCACHEPREFIX="${0%/*}/../../pycache" exec "${0%/*}/python" "$0" "$@"
+PYTHONPYCACHEPREFIX="${0%/*}/../../pycache" exec "${0%/*}/../bin/python" "$0" "$@"
 '''
 import sys
 
@@ -129,7 +131,7 @@ from hotfix_actions.cli import main
 if __name__ == "__main__":
     sys.exit(main())
 LAUNCHER
-chmod 755 "$home/venv/bin/hotfix"
+chmod 755 "$home/venv/hotfix-bin/hotfix"
 digest="$("$python" -I "$helper" manifest --out "$home/manifest" "$home/venv")"
 
 # 4. Keep the wheels for later jobs on this runner (checked again when they are taken).
@@ -141,7 +143,7 @@ if [[ -n "$shared" && ("$how" == cold* || "$gathered" != *" rejected=0 "*) ]]; t
   keep_ms="$(ms "$step")"
 fi
 
-echo "$home/venv/bin" >>"${GITHUB_PATH:-/dev/null}"
+echo "$home/venv/hotfix-bin" >>"${GITHUB_PATH:-/dev/null}"
 {
   echo "HOTFIX_ACTIONS_HOME=$home"
   echo "HOTFIX_ACTIONS_MANIFEST_SHA256=$digest"

@@ -175,8 +175,8 @@ def test_an_environment_an_earlier_job_left_in_runner_temp_is_never_run(runner: 
     earlier = runner.job(temp)
     earlier.setup(HOTFIX_INDEX_URL=OFFLINE_INDEX)
     old_home = earlier.home()
-    (old_home / "venv" / "bin" / "hotfix").write_text(runner.planted_program())
-    decoy = temp / "hotfix-actions.AAAAAAAA" / "venv" / "bin"
+    (old_home / "venv" / "hotfix-bin" / "hotfix").write_text(runner.planted_program())
+    decoy = temp / "hotfix-actions.AAAAAAAA" / "venv" / "hotfix-bin"
     decoy.mkdir(parents=True)
     (decoy / "hotfix").write_text(runner.planted_program())
     (decoy / "hotfix").chmod(0o755)
@@ -185,7 +185,7 @@ def test_an_environment_an_earlier_job_left_in_runner_temp_is_never_run(runner: 
     proc = production.setup(HOTFIX_INDEX_URL=OFFLINE_INDEX)
     assert "(reused, " not in proc.stdout, proc.stdout
     assert production.home() not in (old_home, decoy.parent.parent)
-    assert production.path_entries() == [str(production.home() / "venv" / "bin")]
+    assert production.path_entries() == [str(production.home() / "venv" / "hotfix-bin")]  # never its python
     ran = production.hotfix("--version")
     assert ran.stdout.strip() == "hotfix 1.0.0", ran.stdout + ran.stderr
     assert not runner.marker.exists(), "a planted program ran"
@@ -213,7 +213,7 @@ def _swap_for_link(runner: Runner, folder: Path) -> None:
 
 
 TAMPERING: dict[str, Callable[[Runner, Path], object]] = {
-    "modified bin/hotfix": lambda r, h: (h / "venv" / "bin" / "hotfix").write_text(r.planted_program()),
+    "modified launcher": lambda r, h: (h / "venv" / "hotfix-bin" / "hotfix").write_text(r.planted_program()),
     "extra file in the environment (a .pth runs at every start)": lambda r, h: (_site(h) / "zz.pth").write_text(
         f"import os; open({str(r.marker)!r}, 'w').close()\n"
     ),
@@ -224,7 +224,7 @@ TAMPERING: dict[str, Callable[[Runner, Path], object]] = {
         (h / "venv" / "bin" / "python").symlink_to(r.base / "evil-python"),
     ),
     "content and manifest rewritten together": lambda r, h: (
-        (h / "venv" / "bin" / "hotfix").write_text(r.planted_program()),
+        (h / "venv" / "hotfix-bin" / "hotfix").write_text(r.planted_program()),
         wheels.main(["action_wheels.py", "manifest", "--out", str(h / "manifest"), str(h / "venv")]),
     ),
     "folder opened to others": lambda r, h: h.chmod(0o755),
