@@ -166,7 +166,10 @@ def place(lock: list[Path], wheels: Path, store: Path) -> tuple[list[Path], list
 
 
 def cmd_place(args: argparse.Namespace) -> int:
-    placed, notes = place(args.lock, Path(args.wheels), Path(args.store))
+    try:
+        placed, notes = place(args.lock, Path(args.wheels), Path(args.store))
+    except OSError as exc:  # e.g. a tool cache this job may not write: uv installs into the job's folder instead
+        placed, notes = [], [f"could not use the folder of unpacked wheels ({exc.strerror or type(exc).__name__})"]
     for note in notes:
         print(note)
     if not placed:
