@@ -11,10 +11,12 @@
 # Options are passed on to `hotfix rollback`, e.g. --namespace NS, --strategy undo|blue-green|redeploy|auto,
 # --severity LEVEL, --to-revision N, --to-image IMAGE, --reason TEXT, --resume, --snapshot-dir DIR, --context CTX.
 # Credentials: --kubeconfig FILE, KUBECONFIG, or HOTFIX_KUBECONFIG_DATA (base64).
-# Exit codes: 0 rolled back (or nothing to do), 1 refused, failed or not confirmed, 2 usage error, 3 cluster unreachable.
+# Exit codes: 0 rolled back (or nothing to do), 1 refused, failed or not confirmed, 2 usage error, 3 cluster
+# unreachable or not answering, 4 locked by another run (named), 5 superseded (someone else deployed after our
+# write), 130/143 interrupted by Ctrl-C/SIGTERM (the lock is released; one line says what the Deployment runs).
 set -euo pipefail
 
-usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 yes=0
 dry_run=0
@@ -37,8 +39,8 @@ while (($# > 0)); do
       shift
       ;;
     -n | --namespace | --strategy | --severity | --to-revision | --to-image | --to | --container | --service | \
-      --to-color | --grace-period | --timeout | --lock-timeout | --snapshot-dir | --fail-fast-after | --health-url | \
-      --health-status | --health-retries | --reason | --environment | --github-token | --kubeconfig | \
+      --to-color | --grace-period | --timeout | --lock-timeout | --snapshot-dir | --fail-fast-after | --settle | \
+      --health-url | --health-status | --health-retries | --reason | --environment | --github-token | --kubeconfig | \
       --kubeconfig-data | --context | --config)
       if (($# < 2)); then
         echo "rollback-production: $1 needs a value" >&2

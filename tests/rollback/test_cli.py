@@ -204,3 +204,20 @@ def test_free_text_cannot_start_a_workflow_command(sandbox: Sandbox, env: dict[s
     assert dep is not None and dep["metadata"]["annotations"]["kubernetes.io/change-cause"] == (
         "INC-1 ::add-mask::everything ::error::pwned"
     )
+
+
+def test_the_reasons_that_fail_at_once_are_configurable(sandbox: Sandbox, env: dict[str, str], tmp_path: Path) -> None:
+    ready(sandbox)
+    nopull = ["rollback", "-d", "web", "--to-image", "registry.example/web:nopull", "--fail-fast-after", "300"]
+    at_once = hotfix([*nopull, "--json"], env)
+    doc = json.loads(at_once.stdout)
+    assert at_once.exit_code == 1 and doc["outputs"]["rollout"] == "failed", at_once.output
+    assert doc["outputs"]["blocking-reason"] == "ImagePullBackOff"
+    config = tmp_path / "patient.yml"
+    config.write_text(CONFIG.replace("request_timeout: 2}", "request_timeout: 2, fail_at_once: [CrashLoopBackOff]}"))
+    patient = hotfix([*nopull, "--timeout", "2", "--json"], {**env, "HOTFIX_CONFIG": str(config)})
+    doc = json.loads(patient.stdout)
+    assert patient.exit_code == 1 and doc["outputs"]["rollout"] == "timeout", patient.output
+    config.write_text(CONFIG.replace("request_timeout: 2}", "request_timeout: 2, fail_at_once: [Crashing]}"))
+    wrong = hotfix(nopull, {**env, "HOTFIX_CONFIG": str(config)})
+    assert wrong.exit_code == 2 and "cluster.fail_at_once" in wrong.output, wrong.output

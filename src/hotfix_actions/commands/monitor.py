@@ -86,7 +86,8 @@ def command(
     """Watch a promoted Deployment with the canary judge's guardrails and fail-closed rules (one arm, no
     baseline); when it fails, run the emergency rollback (the same service as `hotfix rollback`).
 
-    Exit 0 watched without a failure, 1 failed (rollback attempted), 2 bad input, 3 could not evaluate.
+    Exit 0 watched without a failure, 1 failed (rollback attempted), 2 bad input, 3 could not evaluate;
+    130/143 stopped by SIGINT/SIGTERM (the rollback it ran, if any, says what it left running).
     """
     from hotfix_actions.services import monitor
     from hotfix_actions.services.canary_loop import settings_from_config
@@ -127,6 +128,7 @@ def command(
                     severity=severity,
                     to_previous=to_source == "previous-lkg",
                     fail_fast_after=cluster_cfg.fail_fast_after,
+                    fail_at_once=cluster_cfg.fail_at_once,
                     run_id=run_id,
                     run_url=run_url,
                     reason=reason,

@@ -165,6 +165,7 @@ def command(
             wait_timeout=timeout,
             lock_timeout=lock_timeout,
             fail_fast_after=cluster_cfg.fail_fast_after if fail_fast_after is None else fail_fast_after,
+            fail_at_once=cluster_cfg.fail_at_once,
             settle_seconds=settle_seconds,
             snapshot_dir=snapshot_dir or cfg.snapshot_dir or default_snapshot_dir(edge.env),
             dry_run=dry_run,

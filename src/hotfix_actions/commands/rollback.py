@@ -224,6 +224,7 @@ def command(
             lock_timeout=lock_timeout,
             snapshot_dir=snapshot_dir or cfg.snapshot_dir or default_snapshot_dir(edge.env),
             fail_fast_after=cluster_cfg.fail_fast_after if fail_fast_after is None else fail_fast_after,
+            fail_at_once=cluster_cfg.fail_at_once,
             settle_seconds=settle_seconds,
             run_id=run_id,
             run_url=run_url,

@@ -23,4 +23,11 @@ class ClusterConfig(SectionConfig):
     backoff_max: float = 4.0
     api_deadline: float = 15.0  # seconds the API server may stay silent (or one call may take) before giving up
     poll_interval: float = 1.0  # seconds between reads when a watch is not available
-    fail_fast_after: float | None = 90.0  # fail a rollout once a pod reason like CrashLoopBackOff lasts this long
+    fail_fast_after: float | None = 90.0  # fail a rollout once a slower pod reason (ErrImagePull, Unschedulable) lasts
+    # pod reasons that fail a rollout at once, as does any restart of a new pod (decide.tracking)
+    fail_at_once: tuple[str, ...] = (
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "CreateContainerConfigError",
+        "InvalidImageName",
+    )

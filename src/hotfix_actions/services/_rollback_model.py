@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hotfix_actions.decide.tracking import IMMEDIATE_REASONS
 from hotfix_actions.decide.verdict import Verdict
 from hotfix_actions.errors import ExitCode
 from hotfix_actions.ports import Event
@@ -37,6 +38,7 @@ class RollbackRequest:
     lock_timeout: float | None = None
     snapshot_dir: str | None = None
     fail_fast_after: float | None = None
+    fail_at_once: tuple[str, ...] = IMMEDIATE_REASONS  # pod reasons that fail the wait at once (cluster.fail_at_once)
     settle_seconds: float | None = None
     run_id: str = "local"
     run_url: str = ""

@@ -18,6 +18,7 @@ from hotfix_actions.config.rollback import LockConfig
 from hotfix_actions.decide.lkg import REVISION, LkgRecord, revisions, templates_equal, with_lkg
 from hotfix_actions.decide.rollback import Action, Target
 from hotfix_actions.decide.rollout import RolloutPhase
+from hotfix_actions.decide.tracking import IMMEDIATE_REASONS
 from hotfix_actions.decide.verdict import Status, Verdict
 from hotfix_actions.errors import ConflictError, ExitCode, Interrupted, NotFoundError, UsageError
 from hotfix_actions.ports import Event, KubeObject
@@ -47,6 +48,7 @@ class PromoteRequest:
     wait_timeout: float | None = None
     lock_timeout: float | None = None
     fail_fast_after: float | None = None
+    fail_at_once: tuple[str, ...] = IMMEDIATE_REASONS  # pod reasons that fail the wait at once (cluster.fail_at_once)
     settle_seconds: float | None = None
     snapshot_dir: str | None = None
     dry_run: bool = False
@@ -183,7 +185,14 @@ def _promote(ctx: Context, req: PromoteRequest, cfg: PromoteConfig, mode: str) -
     settle = cfg.settle_seconds if req.settle_seconds is None else req.settle_seconds
     timeout = req.wait_timeout or cfg.wait_timeout
     result = wait_rollout(
-        ctx, req.namespace, req.deployment, timeout=timeout, fail_fast=req.fail_fast_after, settle=settle, expect=expect
+        ctx,
+        req.namespace,
+        req.deployment,
+        timeout=timeout,
+        fail_fast=req.fail_fast_after,
+        settle=settle,
+        expect=expect,
+        reasons=req.fail_at_once,
     )
     outputs.update(result_outputs(result))
     if result.phase is RolloutPhase.SUPERSEDED:
@@ -290,6 +299,7 @@ def _fail(
                 fail_fast_after=req.fail_fast_after,
                 on_progress=ctx.reporter.info,
                 expect=expect,
+                immediate_reasons=req.fail_at_once,
             )
             status = Status.PASS if back.ok else Status.ERROR
             ctx.add("rollback rollout", status, ("rolled back: " if back.ok else "") + back.describe())

@@ -278,6 +278,7 @@ def _wait_and_check(
             fail_fast=req.fail_fast_after,
             settle=settle,
             expect=expect,
+            reasons=req.fail_at_once,
         )
         outputs.update(result_outputs(result))
         if result.phase is RolloutPhase.SUPERSEDED:
