@@ -281,6 +281,19 @@ def test_a_changed_shared_wheel_folder_is_unpacked_again_for_a_later_job(runner:
     assert not runner.marker.exists(), "a planted module ran"
 
 
+def test_where_wheels_cannot_be_placed_uv_installs_them_with_hashes(runner: Runner) -> None:
+    blocked = runner.tool_cache / "hotfix-actions" / "unpacked"
+    blocked.write_text("not a folder\n")  # the shared folder of unpacked wheels cannot be used
+    job = runner.job()
+    proc = job.setup()  # uv's wheel comes from the index, checked against action-tools.lock
+    assert "could not use the folder of unpacked wheels" in proc.stdout, proc.stdout
+    assert "(warm, uv, " in proc.stdout, proc.stdout
+    site = _site(job.home())
+    assert not (site / "hotfix_actions_deps.pth").exists() and (site / "click" / "__init__.py").is_file()
+    assert job.hotfix("--version").stdout.strip() == "hotfix 1.0.0"
+    assert "(reused, " in job.setup().stdout  # the manifest covers what uv installed
+
+
 def _tampered_copy(wheel: Path, runner: Runner) -> bytes:
     """The same wheel with one module replaced by code that writes the marker: what a poisoner would plant."""
     out = runner.base / "tampered.whl"
