@@ -10,9 +10,9 @@ if (( ${#words[@]} == 0 )); then
   exit 2
 fi
 case "${words[0]}" in
-  validate|start|canary|monitor|promote|rollback|merge-back|status|snapshot|notify|postmortem|deployment|db|config|drill) ;;
+  validate|start|canary|monitor|promote|rollback|merge-back|status|snapshot|notify|postmortem|deployment|db|config|drill|fleet) ;;
   *)
-    echo "::error title=hotfix-actions::input 'command' must start with one of validate, start, canary, monitor, promote, rollback, merge-back, status, snapshot, notify, postmortem, deployment, db, config, drill"
+    echo "::error title=hotfix-actions::input 'command' must start with one of validate, start, canary, monitor, promote, rollback, merge-back, status, snapshot, notify, postmortem, deployment, db, config, drill, fleet"
     exit 2
     ;;
 esac

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from hotfix_actions.services.fleet_target import FleetSettings, Opener, TargetPorts, TargetSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
+WORKFLOW_WAVES = 4  # wave jobs in .github/workflows/fleet.yml
 
 __all__ = ["command"]
 
@@ -202,7 +204,27 @@ def _opener(
     return opener
 
 
+def _result_file(edge: Edge, path: str | None, outcome: Outcome) -> Outcome:
+    """Write the per-target results (secrets scrubbed) where --result-file says: the fleet workflow's report job
+    reads every job's file."""
+    if path:
+        target = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(edge.reporter.redact(outcome.outputs.get("results", "[]")) + "\n", encoding="utf-8")
+        except OSError as exc:
+            edge.reporter.annotate("warning", f"--result-file {path}: not written ({exc.strerror})")
+    return outcome
+
+
 def _target_option(fn: F) -> F:
+    fn = click.option(
+        "--result-file",
+        envvar="HOTFIX_RESULT_FILE",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Also write the per-target results as JSON here (for `hotfix fleet report`).",
+    )(fn)
     fn = click.option(
         "--kubeconfig-data",
         envvar="HOTFIX_KUBECONFIG_DATA",
@@ -274,6 +296,7 @@ def promote_cmd(
     target: str | None,
     kubeconfig: str | None,
     kubeconfig_data: str | None,
+    result_file: str | None,
 ) -> Outcome:
     """Promote IMAGE wave by wave: in each target of a wave (at most max_parallel at once) the canary gate and the
     promote, exactly as `hotfix canary` and `hotfix promote` do them (one Lease per Deployment), then the whole wave
@@ -295,9 +318,10 @@ def promote_cmd(
         edge, setup, kubeconfig=kubeconfig, kubeconfig_data=kubeconfig_data, prometheus_token=prometheus_token
     )
     notifier = notifier_for(edge)
-    return guarded(
+    outcome = guarded(
         "fleet promote", lambda: promote(_request(setup, dry_run), settings, opener, edge.reporter, notifier)
     )
+    return _result_file(edge, result_file, outcome)
 
 
 @hotfix_command("rollback", label="fleet rollback")
@@ -343,6 +367,7 @@ def rollback_cmd(
     target: str | None,
     kubeconfig: str | None,
     kubeconfig_data: str | None,
+    result_file: str | None,
 ) -> Outcome:
     """Every target back at once, each by the emergency-rollback service (snapshot, Lease, conditional write,
     verified rollout). Idempotent: a target already there is verified and left unchanged (exit 0)."""
@@ -362,7 +387,7 @@ def rollback_cmd(
     opener = _opener(edge, setup, kubeconfig=kubeconfig, kubeconfig_data=kubeconfig_data, prometheus_token=None)
     notifier = notifier_for(edge)
     only = settings.run if release else None
-    return guarded(
+    outcome = guarded(
         "fleet rollback",
         lambda: rollback(
             _request(setup, dry_run),
@@ -375,11 +400,14 @@ def rollback_cmd(
             reason=reason,
         ),
     )
+    return _result_file(edge, result_file, outcome)
 
 
 @hotfix_command("status", label="fleet status")
 @_target_option
-def status_cmd(*, edge: Edge, target: str | None, kubeconfig: str | None, kubeconfig_data: str | None) -> Outcome:
+def status_cmd(
+    *, edge: Edge, target: str | None, kubeconfig: str | None, kubeconfig_data: str | None, result_file: str | None
+) -> Outcome:
     """Every target, read in parallel: the image that runs, the rollout, the last-known-good, the fleet run recorded
     on it and who holds its locks. Read-only."""
     from hotfix_actions.services.fleet_ops import status
@@ -388,7 +416,7 @@ def status_cmd(*, edge: Edge, target: str | None, kubeconfig: str | None, kubeco
     setup = _setup(edge, target)
     settings = _settings(edge, setup, version="", image="", lock_timeout=None)
     opener = _opener(edge, setup, kubeconfig=kubeconfig, kubeconfig_data=kubeconfig_data, prometheus_token=None)
-    return status(_request(setup, False), settings, opener, edge.reporter)
+    return _result_file(edge, result_file, status(_request(setup, False), settings, opener, edge.reporter))
 
 
 @hotfix_command("plan", label="fleet plan")
@@ -397,6 +425,9 @@ def plan_cmd(*, edge: Edge) -> Outcome:
     {target, environment}, wave-N-approval, all-targets). Reads only .hotfix.yml."""
     setup = _setup(edge, None)
     outputs: dict[str, str] = {"waves": str(len(setup.waves))}
+    for index in range(1, WORKFLOW_WAVES + 1):  # the workflow's wave jobs read these even when they are skipped
+        outputs.update({f"wave-{index}-name": "", f"wave-{index}-targets": "[]", f"wave-{index}-approval": ""})
+        outputs[f"wave-{index}-parallel"] = "1"
     everything = []
     for index, wave in enumerate(setup.waves, start=1):
         rows = [
@@ -407,10 +438,17 @@ def plan_cmd(*, edge: Edge) -> Outcome:
         outputs[f"wave-{index}-name"] = wave.name
         outputs[f"wave-{index}-targets"] = json.dumps(rows, separators=(",", ":"))
         outputs[f"wave-{index}-approval"] = setup.fleet.waves[index - 1].environment or ""
+        outputs[f"wave-{index}-parallel"] = str(wave.max_parallel)
     outputs["all-targets"] = json.dumps(everything, separators=(",", ":"))
     reasons = [
         f"wave {w.name}: {', '.join(w.targets)} (bake {w.bake:g}s, {w.max_parallel} at once)" for w in setup.waves
     ]
+    if len(setup.waves) > WORKFLOW_WAVES:
+        reasons.append(
+            f"{len(setup.waves)} waves: the fleet workflow runs at most {WORKFLOW_WAVES} (run `hotfix fleet promote` "
+            "in one job for more)"
+        )
+        return Outcome("fleet plan", Verdict.FAIL, reasons, outputs, title="fleet plan")
     return Outcome("fleet plan", Verdict.PASS, reasons, outputs, title="fleet plan")
 
 
@@ -418,3 +456,12 @@ command.add_command(promote_cmd)
 command.add_command(rollback_cmd)
 command.add_command(status_cmd)
 command.add_command(plan_cmd)
+
+
+def _add_report() -> None:
+    from hotfix_actions.commands.fleet_report import command as report_cmd
+
+    command.add_command(report_cmd)
+
+
+_add_report()

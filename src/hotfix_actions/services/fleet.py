@@ -14,6 +14,7 @@ continues from there.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -383,6 +384,7 @@ def _finish(
         "rolled-back-targets": " ".join(sorted(rolled)),
         "rolled-back": "true" if rolled else "false",
         "postmortem-events": "\n".join(_events(results)),
+        "results": json.dumps(fr.to_data(results), separators=(",", ":")),
     }
     return Outcome(
         command="fleet promote",

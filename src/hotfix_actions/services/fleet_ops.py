@@ -11,6 +11,7 @@ status: read-only, in parallel: the image that runs, the rollout, the LKG, the f
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import ExitStack
 
@@ -24,9 +25,9 @@ from hotfix_actions.report import Outcome, Reporter, Row, md_escape, md_table
 from hotfix_actions.services import _kubeops as ops
 from hotfix_actions.services import fleet_report as fr
 from hotfix_actions.services.fleet import Fleet, FleetRequest
-from hotfix_actions.services.fleet_target import FleetSettings, Opener, TargetRun
+from hotfix_actions.services.fleet_target import FleetSettings, Opener, TargetRun, TargetSpec
 
-__all__ = ["rollback", "status"]
+__all__ = ["report", "rollback", "status"]
 
 TARGETS = ("lkg", "previous-lkg", "before-run")
 
@@ -118,7 +119,11 @@ def _outcome(fleet: Fleet, notifier: Notifier, why: str, *, send: bool) -> Outco
         ops.notify(notifier, event, fleet.reporter)
     codes = [e.exit_code for e in fleet.errors.values()]
     code = ExitCode.UNAVAILABLE if ExitCode.UNAVAILABLE in codes else max(codes, default=None)
-    outputs = {"rolled-back": "true" if changed else "false", "rolled-back-targets": " ".join(sorted(changed))}
+    outputs = {
+        "rolled-back": "true" if changed else "false",
+        "rolled-back-targets": " ".join(sorted(changed)),
+        "results": json.dumps(fr.to_data(results), separators=(",", ":")),
+    }
     return Outcome(
         command="fleet rollback",
         verdict=verdict,
@@ -187,3 +192,52 @@ def _record_text(record: FleetRecord | None) -> str:
         return ""
     text = f"{record.run} wave {record.wave} {record.phase.value} at {record.at} by {record.holder}"
     return text + (f" ({record.reason})" if record.reason else "")
+
+
+def report(
+    specs: tuple[TargetSpec, ...],
+    results: list[fr.TargetResult],
+    settings: FleetSettings,
+    reporter: Reporter,
+    notifier: Notifier,
+) -> Outcome:
+    """The fleet workflow's last job: every per-target job's results as one table and ONE message for the run.
+
+    A target no job reported on is "not reached" (its wave never ran); nothing here reads a cluster."""
+    merged = fr.merge(results)
+    for spec in specs:
+        if spec.name not in merged:
+            merged[spec.name] = fr.TargetResult(spec.name, spec.wave, spec.wave_index, note="no job ran for it")
+    ordered = sorted(merged.values(), key=lambda r: (r.wave_index, r.target))
+    reported = [r for r in ordered if r.steps() or r.error]
+    if not reported:
+        verdict, reasons = Verdict.ERROR, ["no job reported a result: nothing is known about the run"]
+    else:
+        verdicts = [r.verdict for r in reported] + [r.rollback.verdict for r in reported if r.rollback]
+        verdicts += [Verdict.ERROR for r in reported if r.error]
+        verdict = worst(verdicts)
+        promoted = [r.target for r in ordered if r.promote and r.promote.verdict is Verdict.PASS]
+        rolled = [r.target for r in ordered if r.rollback and r.rollback.reason.startswith("rolled back")]
+        reasons = [f"promoted: {', '.join(promoted) or 'none'}; rolled back: {', '.join(rolled) or 'none'}"]
+        reasons += [f"{r.target}: {p}" for r in ordered if (p := r.problem())]
+    for line in reasons:
+        reporter.step(f"fleet report: {line}")
+    s = settings
+    kind = "promoted" if verdict is Verdict.PASS else "failed"
+    title = f"fleet promote {s.version or s.image}: {verdict.value}"
+    event = fr.event(kind, title, ordered, version=s.version, verdict=verdict, run_url=s.run_url, actor=s.actor,
+                     extra=tuple(reasons[:1]))  # fmt: skip
+    ops.notify(notifier, event, reporter)
+    outputs = {
+        "results": json.dumps(fr.to_data(ordered), separators=(",", ":")),
+        "failed": str(verdict != Verdict.PASS).lower(),
+    }
+    return Outcome(
+        command="fleet report",
+        verdict=verdict,
+        reasons=reasons,
+        outputs=outputs,
+        rows=fr.rows(ordered),
+        title=title,
+        markdown=fr.markdown(ordered, f"Fleet run {s.run}"),
+    )

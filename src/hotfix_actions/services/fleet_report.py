@@ -16,7 +16,7 @@ from hotfix_actions.decide.verdict import Status, Verdict, worst
 from hotfix_actions.ports import Event
 from hotfix_actions.report import Row, md_escape, md_table
 
-__all__ = ["StepResult", "TargetResult", "event", "markdown", "rows"]
+__all__ = ["StepResult", "TargetResult", "event", "from_data", "markdown", "merge", "rows", "to_data"]
 
 
 @dataclass
@@ -176,3 +176,64 @@ def event(
         run_url=run_url,
         fields=tuple((r.target, r.verdict.value) for r in sorted(results, key=lambda x: (x.wave_index, x.target))),
     )
+
+
+def to_data(results: list[TargetResult]) -> list[dict[str, object]]:
+    """The results as JSON data (a job's share of a fleet run, for the workflow's report job)."""
+    out: list[dict[str, object]] = []
+    for r in sorted(results, key=lambda x: (x.wave_index, x.target)):
+        steps = {
+            name: {"verdict": s.verdict.value, "reason": s.reason, "started": s.started, "seconds": s.seconds}
+            for name, s in r.steps()
+        }
+        item: dict[str, object] = {"target": r.target, "wave": r.wave, "waveIndex": r.wave_index, "steps": steps}
+        out.append({**item, "note": r.note, "error": r.error})
+    return out
+
+
+def from_data(data: object) -> list[TargetResult]:
+    """Results read back; ValueError naming what is not a result."""
+    if not isinstance(data, list):
+        raise ValueError("not a list of target results")
+    found = []
+    for item in data:
+        if not isinstance(item, dict) or not isinstance(item.get("steps"), dict):
+            raise ValueError("a target result needs target, wave, waveIndex and steps")
+        result = TargetResult(str(item["target"]), str(item.get("wave", "")), int(item.get("waveIndex", 0)))
+        result.note, result.error = str(item.get("note") or ""), bool(item.get("error"))
+        for name, step in item["steps"].items():
+            if name not in ("gate", "promote", "bake", "rollback") or not isinstance(step, dict):
+                raise ValueError(f"unknown step {str(name)[:40]!r}")
+            value = StepResult(
+                Verdict(str(step["verdict"])), str(step["reason"]), float(step["started"]), float(step["seconds"])
+            )
+            setattr(result, name, value)
+        found.append(result)
+    return found
+
+
+def _changed(step: StepResult) -> bool:
+    return step.verdict is Verdict.PASS and step.reason.startswith("rolled back")
+
+
+def merge(results: list[TargetResult]) -> dict[str, TargetResult]:
+    """Several jobs' results of the same targets as one per target: the later step of each kind wins, notes join."""
+    merged: dict[str, TargetResult] = {}
+    for r in results:
+        into = merged.setdefault(r.target, TargetResult(r.target, r.wave, r.wave_index))
+        for name, step in r.steps():
+            current: StepResult | None = getattr(into, name)
+            if current is None:
+                setattr(into, name, step)
+                continue
+            first, later = (current, step) if current.started <= step.started else (step, current)
+            if name == "rollback" and _changed(first) and later.verdict is Verdict.PASS and not _changed(later):
+                # the target went back in one job and a later job found it there: the change is what happened
+                setattr(into, name, StepResult(first.verdict, f"{first.reason}; found there again later",
+                                               first.started, first.seconds))  # fmt: skip
+            else:
+                setattr(into, name, later)
+        if r.note and r.note not in into.note:
+            into.note = f"{into.note}; {r.note}" if into.note else r.note
+        into.error = into.error or r.error
+    return merged
