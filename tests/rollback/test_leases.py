@@ -14,7 +14,7 @@ import pytest
 from hotfix_actions.config.rollback import LockConfig
 from tests.clusters import KubeUnderTest
 from tests.kube.kubefix import GOOD, GOOD2
-from tests.rollback.truth import hotfix_env, live_image, run_hotfix, slow, spawn, start, tool
+from tests.rollback.truth import edit_template, hotfix_env, live_image, run_hotfix, slow, spawn, start, tool
 
 GOOD3 = "registry.example/web:1.3"
 CONFIG = "version: 1\ncluster: {poll_interval: 0.1}\n"  # the lock settings are the defaults
@@ -33,10 +33,7 @@ def test_the_default_lock_timeout_outlasts_the_ttl() -> None:
 def test_a_killed_holder_frees_the_lock_in_seconds(kube: KubeUnderTest, tmp_path: Path) -> None:
     start(kube, GOOD)
     with tool(kube) as cluster:  # the live template's pods take 4 s: the first run holds the lock while it waits
-        dep = cluster.get("deployments", kube.namespace, "web")
-        dep["spec"]["template"]["metadata"]["annotations"] = slow(4)
-        dep["spec"]["template"]["spec"]["containers"][0]["image"] = GOOD2
-        cluster.replace("deployments", kube.namespace, dep)
+        edit_template(kube, cluster, annotations=slow(4), image=GOOD2)
     env = hotfix_env(kube, tmp_path, CONFIG)
     first = spawn(["rollback", "-d", "web", "--to-image", GOOD3, "--fail-fast-after", "300", "--timeout", "300"], env)
     try:
@@ -77,3 +74,35 @@ def test_no_lease_for_a_deployment_that_does_not_exist(kube: KubeUnderTest, tmp_
     assert f'deployment "wbe" not found in namespace "{kube.namespace}" (deployments there: web)' in said
     assert kube.get("coordination.k8s.io/v1", "leases", kube.namespace, "hotfix-lock-wbe") is None
     assert live_image(kube) == GOOD
+
+
+def test_a_run_whose_lease_is_taken_says_so(kube: KubeUnderTest) -> None:
+    """Leader election's other half: a holder that finds its lease taken at a renewal reports it (a WARN row)
+    instead of carrying on as if it still held the lock."""
+    import threading
+
+    from hotfix_actions.config.rollback import RollbackConfig
+    from hotfix_actions.decide.verdict import Status
+    from hotfix_actions.services.rollback import RollbackRequest, run
+    from tests.kube.kubefix import context
+
+    start(kube, GOOD)
+    with tool(kube) as cluster:
+        edit_template(kube, cluster, annotations=slow(4))
+
+        def steal() -> None:
+            kube.wait_for(lambda: _holder(kube) == "run-1", timeout=30)
+            lease = cluster.get("leases", kube.namespace, "hotfix-lock-web")
+            lease["spec"]["holderIdentity"] = "github-run-99-1"  # someone who believes it expired
+            cluster.replace("leases", kube.namespace, lease)
+
+        thief = threading.Thread(target=steal, daemon=True)
+        thief.start()
+        cfg = RollbackConfig(wait_timeout=60, lock=LockConfig(ttl_seconds=3, timeout_seconds=5))
+        request = RollbackRequest(namespace=kube.namespace, deployment="web", run_id="run-1", to_image=GOOD2,
+                                  fail_fast_after=None)  # fmt: skip
+        outcome = run(request, cfg, context(cluster))
+        thief.join(timeout=30)
+    lost = [r for r in outcome.rows if r.check == "lock" and r.status is Status.WARN]
+    assert lost and "lost lease hotfix-lock-web to github-run-99-1" in lost[0].reason, outcome.rows
+    assert _holder(kube) == "github-run-99-1"  # not released: it is not ours

@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.clusters import KubeUnderTest
 from tests.kube.kubefix import GOOD, GOOD2
-from tests.rollback.truth import hotfix_env, live_image, slow, spawn, start, tool
+from tests.rollback.truth import edit_template, hotfix_env, live_image, promote_lkg, slow, spawn, start, tool
 
 GOOD3 = "registry.example/web:1.3"
 CONFIG = "version: 1\ncluster: {poll_interval: 0.1}\n"
@@ -74,10 +74,7 @@ def test_a_signal_during_the_wait_reports_the_write_and_cleans_up(
 ) -> None:
     start(kube, GOOD)
     with tool(kube) as cluster:  # the bad release's template makes slow pods: our rollback waits on them
-        dep = cluster.get("deployments", kube.namespace, "web")
-        dep["spec"]["template"]["metadata"]["annotations"] = slow(120)
-        dep["spec"]["template"]["spec"]["containers"][0]["image"] = GOOD2
-        cluster.replace("deployments", kube.namespace, dep)
+        edit_template(kube, cluster, annotations=slow(120), image=GOOD2)
     env = hotfix_env(kube, tmp_path, CONFIG, HOTFIX_KUBECONFIG_DATA=_kubeconfig_data(kube), HOTFIX_TIMEOUT="300")
     env.pop("HOTFIX_KUBECONFIG")
     proc = spawn(["rollback", "-d", "web", "--to-image", GOOD3, "--fail-fast-after", "300"], env)
@@ -129,3 +126,29 @@ def test_a_signal_while_waiting_for_the_lock_says_nothing_was_written(kube: Kube
         assert f"deployment {kube.namespace}/web: it runs web={GOOD}, unchanged by us" in out + err
         assert live_image(kube) == GOOD
         assert _lease_holder(kube) == "github-run-7-1"  # someone else's lease is left alone
+
+
+def test_a_signal_during_a_promote_records_no_lkg_and_says_what_runs(kube: KubeUnderTest, tmp_path: Path) -> None:
+    start(kube, GOOD)
+    with tool(kube) as cluster:
+        promote_lkg(kube, cluster)
+        edit_template(kube, cluster, annotations=slow(120))  # the promoted pods will be slow
+    env = hotfix_env(kube, tmp_path, CONFIG, HOTFIX_TIMEOUT="300")
+    proc = spawn(["promote", "-d", "web", "--image", GOOD3, "--fail-fast-after", "300"], env)
+    try:
+        kube.wait_for(lambda: live_image(kube) == GOOD3 or proc.poll() is not None, timeout=30)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    text = out + err
+    assert proc.returncode == 143, text
+    assert f"interrupted by SIGTERM: this promote wrote web={GOOD3} at " in text
+    assert "no last-known-good recorded" in text
+    dep = kube.get("apps/v1", "deployments", kube.namespace, "web")
+    assert dep is not None and GOOD in dep["metadata"]["annotations"]["hotfix-actions.io/last-known-good"]
+    assert GOOD3 not in dep["metadata"]["annotations"]["hotfix-actions.io/last-known-good"]
+    assert _lease_holder(kube) == ""

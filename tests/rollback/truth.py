@@ -56,6 +56,27 @@ def start(kube: KubeUnderTest, image: str = GOOD, *, replicas: int = 2, pod_anno
     kube.wait_rollout(kube.namespace, "web", timeout=60)
 
 
+def edit_template(
+    kube: KubeUnderTest, cluster: KubeCluster, *, annotations: dict[str, str] | None = None, image: str | None = None
+) -> None:
+    """Change the live pod template as another deploy would (re-read on a 409: controllers write the status)."""
+    from hotfix_actions.errors import ConflictError
+
+    for _ in range(20):
+        dep = cluster.get("deployments", kube.namespace, "web")
+        template = dep["spec"]["template"]
+        if annotations is not None:
+            template.setdefault("metadata", {})["annotations"] = dict(annotations)
+        if image is not None:
+            template["spec"]["containers"][0]["image"] = image
+        try:
+            cluster.replace("deployments", kube.namespace, dep)
+            return
+        except ConflictError:
+            time.sleep(0.05)
+    raise AssertionError("the deployment changed under us 20 times")
+
+
 def promote_lkg(kube: KubeUnderTest, cluster: KubeCluster, image: str = GOOD) -> None:
     """Record ``image`` as the last-known-good through `hotfix promote` (no settle: a known-good image)."""
     outcome = promote.run(

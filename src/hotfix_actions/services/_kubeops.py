@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -20,7 +21,7 @@ from hotfix_actions.decide.names import dns1123_label_problem, dns1123_subdomain
 from hotfix_actions.decide.verdict import Status
 from hotfix_actions.errors import ClusterError, HotfixError, LockHeldError, NotFoundError, UsageError
 from hotfix_actions.ports import Cluster, Deployments, Event, KubeObject, LeaseState, Notifier, Probe
-from hotfix_actions.report import Reporter, Row
+from hotfix_actions.report import Outcome, Reporter, Row
 
 __all__ = [
     "LeaseHold",
@@ -36,6 +37,7 @@ __all__ = [
     "read_deployment",
     "run_health_checks",
     "snapshot_objects",
+    "with_lease_warning",
     "write_snapshot",
 ]
 
@@ -188,6 +190,16 @@ def lease_lock(
                 cluster.release_lease(namespace, name, holder)
             except HotfixError as exc:
                 warn(f"lock: could not release lease {name} (it frees {ttl_seconds}s after its last renewal): {exc}")
+
+
+def with_lease_warning(ctx: Any, hold: LeaseHold, outcome: Outcome) -> Outcome:
+    """The outcome, plus a WARN row (and reason) when a renewal found the Lease taken by another run meanwhile."""
+    if not hold.lost:
+        return outcome
+    row = Row("lock", Status.WARN, hold.lost)
+    ctx.rows.append(row)
+    ctx.reporter.step(f"lock: {Status.WARN.value} - {hold.lost}")
+    return dataclasses.replace(outcome, rows=[*outcome.rows, row], reasons=[*outcome.reasons, row.text])
 
 
 def _clean(obj: Mapping[str, Any]) -> dict[str, Any]:

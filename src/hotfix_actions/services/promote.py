@@ -123,10 +123,7 @@ def run(req: PromoteRequest, cfg: PromoteConfig, lock: LockConfig, ctx: Context)
             sleep=ctx.sleep,
         ) as hold:
             ctx.add("lock", Status.PASS, f"lease {hold.state.name} held by {req.run_id} (TTL {lock.ttl_seconds}s)")
-            result = _promote(ctx, req, cfg, mode)
-            if hold.lost:
-                ctx.add("lock", Status.WARN, hold.lost)
-            return result
+            return ops.with_lease_warning(ctx, hold, _promote(ctx, req, cfg, mode))
     except Interrupted as signal:
         line = interrupted_line(ctx, req.namespace, req.deployment, signal, "promote")
         ctx.add("interrupted", Status.ERROR, line + "; no last-known-good recorded")

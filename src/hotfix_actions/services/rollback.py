@@ -135,10 +135,7 @@ def _run(req: RollbackRequest, cfg: RollbackConfig, ctx: Context, strategy: str,
             f"lease {hold.state.name} held by {req.run_id} ({hold.state.reason}; TTL {lock.ttl_seconds}s, renewed "
             f"every {lock.ttl_seconds / 3:.0f}s)",
         )
-        result = _act(ctx, req, cfg, strategy, service, image)
-        if hold.lost:
-            ctx.add("lock", Status.WARN, hold.lost)
-        return result
+        return ops.with_lease_warning(ctx, hold, _act(ctx, req, cfg, strategy, service, image))
 
 
 def _interrupted(ctx: Context, req: RollbackRequest, strategy: str, signal: Interrupted) -> Outcome:
