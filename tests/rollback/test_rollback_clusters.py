@@ -5,6 +5,7 @@ on the sandbox, the only cluster that can inject them (test_rollback_sandbox.py)
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from hotfix_actions.config.rollback import BlueGreenConfig, RollbackConfig
@@ -124,3 +125,33 @@ def test_blue_green_switches_only_to_ready_pods(kube: KubeUnderTest) -> None:
         assert blue is not None and blue["spec"]["replicas"] == 0
         again = run(req(kube, strategy="blue-green"), cfg, context(cluster))
     assert again.outputs["action"] == "no-op" and again.verdict is Verdict.PASS
+
+
+def test_blue_green_never_switches_to_a_color_that_crashes_after_ready(kube: KubeUnderTest) -> None:
+    """The green pods run an image that turns Ready and then crashes: Ready between two crashes is not enough."""
+    for color, image in (("blue", GOOD), ("green", "registry.example/web:crash")):
+        manifest = deployment(f"web-{color}", image=image, labels={"color": color}, namespace=kube.namespace)
+        for labels in (manifest["spec"]["selector"]["matchLabels"], manifest["spec"]["template"]["metadata"]["labels"]):
+            labels["app"] = "web"
+        kube.apply(manifest)
+    kube.wait_rollout(kube.namespace, "web-blue", timeout=60)
+
+    def green_restarted() -> bool:
+        pods = kube.list("v1", "pods", kube.namespace, label_selector="color=green")
+        return bool(pods) and all(
+            (p.get("status") or {}).get("containerStatuses", [{}])[0].get("restartCount", 0) >= 1 for p in pods
+        )
+
+    kube.wait_for(green_restarted, timeout=60)
+    kube.apply(service("web", {"app": "web", "color": "blue"}, namespace=kube.namespace))
+    cfg = RollbackConfig(blue_green=BlueGreenConfig(grace_seconds=0), lock=LOCK)
+    reasons = []
+    with tool(kube) as cluster:
+        for _ in range(12):  # the green pods are Ready about half the time: ask again and again
+            outcome = run(req(kube, strategy="blue-green"), cfg, context(cluster))
+            assert outcome.verdict is Verdict.FAIL and outcome.code is ExitCode.REJECTED, outcome.reasons
+            svc = kube.get("v1", "services", kube.namespace, "web")
+            assert svc is not None and svc["spec"]["selector"]["color"] == "blue"
+            reasons.append(outcome.reasons[0])
+            time.sleep(0.25)
+    assert any("the green color's pods crash: " in r and "the Service stays on blue" in r for r in reasons), reasons

@@ -7,10 +7,14 @@ failed color is scaled to zero after a grace period (never when ``--keep-failed`
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 from hotfix_actions.config.rollback import RollbackConfig
 from hotfix_actions.decide.bluegreen import BLUE_GREEN_ANNOTATION, BlueGreenPlan, blue_green_record, plan_blue_green
 from hotfix_actions.decide.lkg import LKG_ANNOTATION
 from hotfix_actions.decide.rollback import Action
+from hotfix_actions.decide.tracking import crash_problem, pod_restarts, recent_restart
 from hotfix_actions.decide.verdict import Status, Verdict
 from hotfix_actions.errors import ClusterError, ConflictError, NotFoundError
 from hotfix_actions.ports import KubeObject
@@ -20,6 +24,8 @@ from hotfix_actions.services._deploy import Context
 from hotfix_actions.services._rollback_model import RollbackRequest, outcome
 
 __all__ = ["read_service", "switch"]
+
+RECENT_CRASH = 600.0  # seconds: pods that crashed this recently are not a place to switch traffic to
 
 
 def read_service(ctx: Context, namespace: str, service: str) -> KubeObject:
@@ -43,7 +49,27 @@ def _plan(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str)
     deployments = ctx.cluster.list_objects("deployments", req.namespace)
     pods = ctx.cluster.list_objects("pods", req.namespace, labels=base or None)
     plan = plan_blue_green(svc, deployments, pods, color_label=bg.color_label, colors=bg.colors, to_color=req.to_color)
+    if plan.action is Action.UPDATE:
+        plan = _unless_crashing(ctx, plan, pods, bg.color_label)
     return plan, svc
+
+
+def _unless_crashing(ctx: Context, plan: BlueGreenPlan, pods: list[KubeObject], color_label: str) -> BlueGreenPlan:
+    """Ready is not enough: a container with no readiness probe is Ready between two crashes. The other color's pods
+    must not wait in CrashLoopBackOff (or another reason that will not clear) nor have crashed in the last 10 min."""
+    target = [p for p in pods if ((p.get("metadata") or {}).get("labels") or {}).get(color_label) == plan.to_color]
+    now_restarts = {str((p.get("metadata") or {}).get("uid")): pod_restarts(p) for p in target}
+    found = crash_problem(target, None, now_restarts) or recent_restart(
+        target, None, ctx.cluster.server_time() or time.time(), RECENT_CRASH
+    )
+    if found is None:
+        return plan
+    return dataclasses.replace(
+        plan,
+        action=Action.REFUSE,
+        reason=f"the {plan.to_color} color's pods crash: {found.describe()}; the Service stays on {plan.from_color}",
+        fix=f"fix the {plan.to_color} color first, or use --strategy undo",
+    )
 
 
 def switch(ctx: Context, req: RollbackRequest, cfg: RollbackConfig, service: str) -> Outcome:
