@@ -1,263 +1,119 @@
-"""The deciders of canary-statistics.md §4 over simulated windows: seeds, Flagger-like, ours (the judge's code from
-``hotfix_actions.decide.canary`` on numpy arrays), its ablations, the oracles, and a replay through the judge."""
+"""Reference deciders and oracles for benchmarks/canary_detection.py, on the per-poll counts of a batch (numpy).
+
+They read what Prometheus shows at each poll, summed per arm, without the restarts' losses (``Batch.ideal``): the
+oracles get the best data there is. "Ours" is not here: the benchmark runs the command's own analysis loop.
+
+- oracle 2S (onset-aware): the two-sample SPRT that knows the regression (psi = p1/p0, or the latency buckets'
+  ratios) and when it starts: log-likelihood ratios of the poll intervals that end after the onset, summed, stop at
+  ``log(1/alpha)`` (alpha = 0.01, the whole budget). It reads the same answers as the gate (both arms one scrape
+  interval before each poll) from the same starting point (the first answer with the canary's series).
+- oracle 2S@0: the same from the start of the analysis (it does not know the onset).
+- oracle 2S fresh: the onset-aware oracle on both arms read at the poll itself, without the gate's one-interval lag:
+  what the lag costs in time to detect.
+- seed-B: every 30 s over the last 30 s, a breach if errors > 5% or p95 > 2 s; rolls back after 3 breaches in a row.
+- flagger T=1: every 60 s over the last minute, a failed check if success < 99%, p99 > 500 ms or no traffic; rolls
+  back at the next check after the first failed one.
+"""
 
 from __future__ import annotations
 
 import math
-import sys
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
+from canary_sim import EDGES, P0, Batch, Scenario, bucket_probs
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from canary_sim import (
-    ALPHA,
-    EDGES,
-    NP,
-    P0,
-    POLICY,
-    Plan,
-    Scenario,
-    Sim,
-    bucket_probs,
-    check_mask,
-    first,
-    quantile,
-    window_sum,
-)
-
-from hotfix_actions.decide.canary import Arm, Observation, start, step
-from hotfix_actions.decide.canary.eprocess import (
-    crossed,
-    log_mean_exp,
-    log_threshold,
-    one_sample_log_lr,
-    restart_log_e,
-    restart_step,
-    split_log_lr,
-    split_share,
-)
-from hotfix_actions.decide.canary.evidence import ABSOLUTE_ALT_FACTOR
-
-DECIDERS = (
-    "seed-A",
-    "seed-B",
-    "flagger T=1",
-    "flagger T=5",
-    "ours",
-    "ours Beta(1,1)",
-    "ours Beta(50,50)",
-    "ours 30s poll",
-    "ours early PASS",
-    "oracle 2S",
-    "oracle 2S@0",
-    "oracle 1S",
-)
+ALPHA = 0.01
+EDGE_ARRAY = np.array(EDGES)
 
 
-def seed_a(s: Sim, pl: Plan) -> np.ndarray:
-    k = round(300.0 / pl.dt) - 1
-    errors, requests = s.xc[:, : k + 1].sum(1), s.nc[:, : k + 1].sum(1)
-    fail = errors > 0.01 * np.maximum(requests, 1)
-    return np.where(fail, k, s.nc.shape[1])
+def first(hit: np.ndarray) -> np.ndarray:
+    """Index of the first True per row; the number of columns when there is none."""
+    return np.where(hit.any(axis=1), hit.argmax(axis=1), hit.shape[1])
 
 
-def seed_b(s: Sim, pl: Plan) -> np.ndarray:
-    width = round(30.0 / pl.dt)
-    n, x = window_sum(s.nc, width), window_sum(s.xc, width)
-    h = np.cumsum(s.hc, axis=1)
-    h[:, width:] -= h[:, :-width].copy()
-    breach = (n > 0) & ((x > 0.05 * n) | (np.nan_to_num(quantile(0.95, h), nan=0.0) > 2.0))
-    checks = np.flatnonzero(check_mask(pl, 30.0))
-    b = breach[:, checks]
-    run = np.zeros(b.shape[0], dtype=np.int64)
-    out = np.full(b.shape[0], s.nc.shape[1])
-    for j, col in enumerate(checks):
-        run = np.where(b[:, j], run + 1, 0)
-        out = np.where((run >= 3) & (out == s.nc.shape[1]), col, out)
-    return out
+def deltas(batch: Batch, fresh: bool = False) -> np.ndarray:
+    """Per run, interval (poll k-1 to k), arm: requests, errors, buckets (per bucket, not cumulative), counted from
+    the same starting point as the gate: the first poll whose answer has the canary's series. ``fresh``: both arms
+    read at the poll itself instead of one scrape interval before (what a gate without that lag would see)."""
+    d = np.diff(batch.fresh if fresh else batch.ideal, axis=1)
+    per_bucket = np.diff(d[..., 2:], axis=-1, prepend=0.0)
+    out = np.concatenate([d[..., :2], per_bucket], axis=-1)
+    start = first((batch.ahead_present if fresh else batch.present)[:, :, 0])  # the poll of the starting point
+    counted = np.arange(out.shape[1])[None, :] >= start[:, None]  # interval k ends at poll k + 1
+    return out * counted[:, :, None, None]
 
 
-def flagger(s: Sim, pl: Plan, threshold: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rollback window index (continuing the analysis) and whether it comes before promotion (5 clean checks)."""
-    width = round(60.0 / pl.dt)
-    n, x = window_sum(s.nc, width), window_sum(s.xc, width)
-    h = np.cumsum(s.hc, axis=1)
-    h[:, width:] -= h[:, :-width].copy()
-    p99 = quantile(0.99, h)
-    failed = (n == 0) | (x > 0.01 * n) | ~(np.nan_to_num(p99, nan=np.inf) <= 0.5)
-    checks = np.flatnonzero(check_mask(pl, 60.0))
-    never = s.nc.shape[1]
-    fails = np.zeros(len(n), dtype=np.int64)
-    passes = np.zeros(len(n), dtype=np.int64)
-    rollback = np.full(len(n), never)
-    promoted = np.full(len(n), never)
-    for col in checks:
-        due = (fails >= threshold) & (rollback == never)
-        rollback = np.where(due, col, rollback)
-        f = failed[:, col]
-        fails += f
-        passes += ~f
-        promoted = np.where((passes == 5) & (promoted == never), col, promoted)
-    return rollback, rollback < promoted
+def _split_log_lr(xc: np.ndarray, xb: np.ndarray, rho: np.ndarray, psi: float | np.ndarray) -> np.ndarray:
+    return xc * np.log(psi) - (xc + xb) * np.log1p(rho * (psi - 1.0))
 
 
-def restart_path(increments: list[np.ndarray]) -> np.ndarray:
-    """log E_t of the judge's e-process (restart mixture over starts, psi mixture) for every window: (runs, windows)."""
-    runs, windows = increments[0].shape
-    log_s = [np.full(runs, -np.inf) for _ in increments]
-    out = np.empty((runs, windows))
-    for t in range(windows):
-        log_s = [restart_step(ls, inc[:, t], t + 1, NP) for ls, inc in zip(log_s, increments, strict=True)]
-        out[:, t] = restart_log_e(log_s, t + 1, NP)
-    return out
-
-
-def coarsen(s: Sim, factor: int) -> Sim:
-    """Merge ``factor`` consecutive windows: what a decider polling ``factor`` times less often sees."""
-
-    def merge(a: np.ndarray) -> np.ndarray:
-        runs, windows = a.shape[:2]
-        keep = windows // factor * factor
-        return a[:, :keep].reshape(runs, keep // factor, factor, *a.shape[2:]).sum(axis=2)
-
-    return Sim(*(merge(a) for a in (s.nc, s.nb, s.xc, s.xb, s.hc, s.hb)))
-
-
-def ours(s: Sim, pl: Plan, every: float | None = None) -> np.ndarray:
-    """The judge's error and latency e-processes, checked at every window (or every ``every`` seconds)."""
-    if every is not None and every > pl.dt:
-        factor = round(every / pl.dt)
-        merged = coarsen(s, factor)
-        coarse = ours(merged, pl)
-        return np.where(coarse < merged.nc.shape[1], coarse * factor + factor - 1, s.nc.shape[1])
-    rho = split_share(s.nc, s.nb, NP)
-    err = restart_path([split_log_lr(s.xc, s.xb, rho, psi, NP) for psi in POLICY.psi_grid])
-    obs_c, obs_b = s.hc.sum(-1), s.hb.sum(-1)
-    rho_l = split_share(obs_c, obs_b, NP)
-    per_bound = []
-    for bound in POLICY.latency_bounds:
-        k = int(np.flatnonzero(bound == EDGES)[0])
-        slow_c = obs_c - s.hc[..., : k + 1].sum(-1)
-        slow_b = obs_b - s.hb[..., : k + 1].sum(-1)
-        per_bound.append(restart_path([split_log_lr(slow_c, slow_b, rho_l, psi, NP) for psi in POLICY.psi_grid]))
-    lat = log_mean_exp(per_bound, NP)
-    return first(crossed(err, POLICY.alpha_errors) | crossed(lat, POLICY.alpha_latency))
-
-
-def ours_early_pass(s: Sim) -> np.ndarray:
-    """The judge's early PASS (rule: not worse): both arms past min_requests, and for errors and every latency bound
-    the canary shown not ``margin`` times worse than the baseline or below the negligible rate."""
-    ep = POLICY.early_pass
-    threshold = log_threshold(ep.alpha / 2)
-
-    def shown(xc: np.ndarray, xb: np.ndarray, rho: np.ndarray, trials: np.ndarray) -> np.ndarray:
-        relative = np.cumsum(-split_log_lr(xc, xb, rho, ep.margin, NP), axis=1)
-        alt = ep.negligible_rate / ABSOLUTE_ALT_FACTOR
-        absolute = np.cumsum(one_sample_log_lr(xc, trials, ep.negligible_rate, alt, NP), axis=1)
-        return (relative >= threshold) | (absolute >= threshold)
-
-    ok = shown(s.xc, s.xb, split_share(s.nc, s.nb, NP), s.nc)
-    obs_c, obs_b = s.hc.sum(-1), s.hb.sum(-1)
-    rho_l = split_share(obs_c, obs_b, NP)
-    for bound in POLICY.latency_bounds:
-        k = int(np.flatnonzero(bound == EDGES)[0])
-        ok &= shown(obs_c - s.hc[..., : k + 1].sum(-1), obs_b - s.hb[..., : k + 1].sum(-1), rho_l, obs_c)
-    enough = (np.cumsum(s.nc, axis=1) >= POLICY.min_requests) & (np.cumsum(s.nb, axis=1) >= POLICY.min_requests)
-    return first(ok & enough)
-
-
-def _lgamma(x: np.ndarray) -> np.ndarray:
-    """Vectorised log-gamma for x > 0 (Stirling series after shifting x above 7)."""
-    x = np.asarray(x, dtype=float)
-    shift = np.zeros_like(x)
-    y = x.copy()
-    for _ in range(8):
-        small = y < 8
-        shift = shift + np.where(small, np.log(y), 0.0)
-        y = np.where(small, y + 1, y)
-    series = 1 / (12 * y) - 1 / (360 * y**3) + 1 / (1260 * y**5)
-    return (y - 0.5) * np.log(y) - y + 0.5 * math.log(2 * math.pi) + series - shift
-
-
-def _log_beta(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return _lgamma(a) + _lgamma(b) - _lgamma(a + b)
-
-
-def beta_mixture(s: Sim, a: float) -> np.ndarray:
-    """The conjugate (savvi) e-process at a fixed 50/50 split, errors and slow counts, same alpha split."""
-
-    def log_e(c: np.ndarray, b: np.ndarray) -> np.ndarray:
-        c, b = np.cumsum(c, axis=1), np.cumsum(b, axis=1)
-        return _log_beta(a + c, a + b) - _log_beta(a, a) + (c + b) * math.log(2.0)
-
-    err = log_e(s.xc, s.xb)
-    obs_c, obs_b = s.hc.sum(-1), s.hb.sum(-1)
-    per_bound = []
-    for bound in POLICY.latency_bounds:
-        k = int(np.flatnonzero(bound == EDGES)[0])
-        per_bound.append(log_e(obs_c - s.hc[..., : k + 1].sum(-1), obs_b - s.hb[..., : k + 1].sum(-1)))
-    lat = log_mean_exp(per_bound, NP)
-    return first(crossed(err, POLICY.alpha_errors) | crossed(lat, POLICY.alpha_latency))
-
-
-def oracles(s: Sim, pl: Plan, sc: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Two-sample SPRT knowing psi and one-sample SPRT knowing the rates, from the onset; and the two-sample SPRT
-    from time 0 (it knows psi but not when the regression starts, like every real decider)."""
-    after = (pl.starts >= sc.onset)[None, :]
-    thr = math.log(1 / ALPHA)
+def oracles(batch: Batch, sc: Scenario, ends: np.ndarray, fresh: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Stop times (s, inf when never) of the onset-aware two-sample oracle and of the one that starts at 0.
+    ``ends``: the poll time that ends each interval."""
+    d = deltas(batch, fresh)
+    c, b = d[:, :, 0], d[:, :, 1]
     if sc.kind in ("errors", "ramp-errors"):
-        rho = split_share(s.nc, s.nb, NP)
-        two = split_log_lr(s.xc, s.xb, rho, sc.effect / P0, NP)
-        one = s.xc * math.log(sc.effect / P0) + (s.nc - s.xc) * (math.log1p(-sc.effect) - math.log1p(-P0))
+        rho = c[..., 0] / np.maximum(c[..., 0] + b[..., 0], 1e-300)
+        step = _split_log_lr(c[..., 1], b[..., 1], rho, sc.effect / P0)
     else:
-        pi0, pi1 = bucket_probs(0.1), bucket_probs(0.1 * sc.effect)
-        rho = split_share(s.hc.sum(-1), s.hb.sum(-1), NP)
-        two = sum(split_log_lr(s.hc[..., b], s.hb[..., b], rho, pi1[b] / pi0[b], NP) for b in range(len(EDGES)))
-        one = (s.hc * np.log(pi1 / pi0)).sum(-1)
-    return (
-        first(np.cumsum(two * after, axis=1) >= thr),
-        first(np.cumsum(two, axis=1) >= thr),
-        first(np.cumsum(one * after, axis=1) >= thr),
-    )
+        ratio = bucket_probs(0.1 * sc.effect) / bucket_probs(0.1)
+        nc, nb = c[..., 2:].sum(-1), b[..., 2:].sum(-1)
+        rho = nc / np.maximum(nc + nb, 1e-300)
+        step = sum(_split_log_lr(c[..., 2 + k], b[..., 2 + k], rho, ratio[k]) for k in range(len(EDGES)))
+    threshold = math.log(1 / ALPHA)
+    after = ends[None, :] > batch.onset[:, None]
+    aware = first(np.cumsum(step * after, axis=1) >= threshold)
+    blind = first(np.cumsum(step, axis=1) >= threshold)
+    times = np.append(ends, np.inf)
+    return times[aware], times[blind]
 
 
-def run_deciders(s: Sim, pl: Plan, sc: Scenario) -> dict[str, np.ndarray]:
-    out = {"seed-A": seed_a(s, pl), "seed-B": seed_b(s, pl)}
-    for threshold in (1, 5):
-        rollback, caught = flagger(s, pl, threshold)
-        out[f"flagger T={threshold}"] = rollback
-        out[f"flagger T={threshold} caught"] = caught
-    out["ours"] = ours(s, pl)
-    out["ours early PASS"] = ours_early_pass(s)
-    out["ours 30s poll"] = ours(s, pl, every=30.0)
-    if sc.kind not in ("ramp", "ramp-errors"):  # the conjugate form needs a fixed split
-        out["ours Beta(1,1)"] = beta_mixture(s, 1.0)
-        out["ours Beta(50,50)"] = beta_mixture(s, 50.0)
-    if sc.regressed:
-        out["oracle 2S"], out["oracle 2S@0"], out["oracle 1S"] = oracles(s, pl, sc)
+def _quantile(q: float, h: np.ndarray) -> np.ndarray:
+    """histogram_quantile over per-bucket counts (..., buckets); NaN without observations."""
+    cum = np.cumsum(h, axis=-1)
+    total = cum[..., -1]
+    rank = q * total
+    idx = np.minimum((cum < rank[..., None]).sum(axis=-1), len(EDGES) - 1)
+    upper = EDGE_ARRAY[idx]
+    lower = np.where(idx > 0, EDGE_ARRAY[np.maximum(idx - 1, 0)], 0.0)
+    c_hi = np.take_along_axis(cum, idx[..., None], -1)[..., 0]
+    c_lo = np.where(idx > 0, np.take_along_axis(cum, np.maximum(idx - 1, 0)[..., None], -1)[..., 0], 0)
+    frac = np.where(c_hi > c_lo, (rank - c_lo) / np.maximum(c_hi - c_lo, 1), 1.0)
+    value = np.where(np.isinf(upper), lower, lower + (upper - lower) * frac)
+    return np.where(total > 0, value, np.nan)
+
+
+def _windows(a: np.ndarray, width: int) -> np.ndarray:
+    """Sum over the last ``width`` intervals ending at each interval (fewer at the start)."""
+    c = np.cumsum(a, axis=1)
+    out = c.copy()
+    out[:, width:] -= c[:, :-width]
     return out
 
 
-def verify_against_judge(s: Sim, pl: Plan, detected: np.ndarray, passed: np.ndarray, runs: int) -> int:
-    """Replay ``runs`` runs through the judge's own step() (guardrails off); count runs where it stops at another
-    scrape than the vectorised 'ours' (FAIL) or 'ours early PASS', whichever comes first (FAIL on a tie)."""
-    policy = replace(POLICY, guardrails=())
-    bad = 0
-    for r in range(min(runs, s.nc.shape[0])):
-        state, stop = start(policy), s.nc.shape[1]
-        for k in range(s.nc.shape[1]):
-            arms = []
-            for n, x, h in ((s.nc, s.xc, s.hc), (s.nb, s.xb, s.hb)):
-                cum = np.cumsum(h[r, k])
-                arms.append(Arm(float(n[r, k]), float(x[r, k]), dict(zip(EDGES.tolist(), cum.tolist(), strict=True))))
-            state, _, decision = step(policy, state, Observation((k + 1) * pl.dt, arms[0], arms[1]))
-            if decision.final:
-                stop = k
-                break
-        bad += int(stop != min(detected[r], passed[r]))
-    return bad
+def reference(batch: Batch, ends: np.ndarray) -> dict[str, np.ndarray]:
+    """Stop times (inf when never) of seed-B and flagger T=1, on the canary's counts."""
+    canary = deltas(batch)[:, :, 0]
+    times = np.append(ends, np.inf)
+    out: dict[str, np.ndarray] = {}
+    for name, every, width_s in (("seed-B", 2, 30.0), ("flagger T=1", 4, 60.0)):
+        width = max(1, round(width_s / (ends[1] - ends[0]))) if len(ends) > 1 else 1
+        w = _windows(canary, width)
+        n, x, h = w[..., 0], w[..., 1], w[..., 2:]
+        checks = np.arange(every - 1, len(ends), every)
+        if name == "seed-B":
+            breach = (n > 0) & ((x > 0.05 * n) | (np.nan_to_num(_quantile(0.95, h), nan=0.0) > 2.0))
+            run = np.zeros(len(n), dtype=int)
+            stop = np.full(len(n), len(ends))
+            for col in checks:
+                run = np.where(breach[:, col], run + 1, 0)
+                stop = np.where((run >= 3) & (stop == len(ends)), col, stop)
+        else:
+            failed = (n == 0) | (x > 0.01 * n) | ~(np.nan_to_num(_quantile(0.99, h), nan=np.inf) <= 0.5)
+            stop = np.full(len(n), len(ends))
+            seen = np.zeros(len(n), dtype=bool)
+            for col in checks:
+                stop = np.where(seen & (stop == len(ends)), col, stop)
+                seen |= failed[:, col]
+        out[name] = times[stop]
+    return out

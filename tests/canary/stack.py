@@ -40,7 +40,7 @@ class Stack:
         """Set the knobs, then let requests still in flight from the last test finish and be scraped."""
         for app, knobs in ((self.canary, canary), (self.baseline, baseline)):
             app.set(**{k: getattr(knobs, k) for k in ("error_rate", "latency_median", "latency_sigma", "load_rps")})
-        time.sleep(1.5)
+        time.sleep(2.5)  # in-flight requests end and are scraped, and the reads one scrape (1 s) back see it
 
 
 @contextmanager
@@ -66,7 +66,7 @@ def text(rep: Reporter) -> str:
 
 def short_config(**changes: Any) -> CanaryConfig:
     """Short intervals for tests: 1 s polls, 100 requests per arm before a pass."""
-    base = CanaryConfig(min_requests=100)
+    base = CanaryConfig(min_requests=100, scrape_interval=1.0)  # the test Prometheus scrapes every second
     metrics = changes.pop("metrics", None)
     if metrics:
         merged = {**base.metrics, **{k: MetricQuery(**v) if isinstance(v, dict) else v for k, v in metrics.items()}}

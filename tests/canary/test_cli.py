@@ -28,6 +28,7 @@ CONFIG = """\
 version: 1
 canary:
   min_requests: 100
+  scrape_interval: 1s
   ready_timeout: 4s
   monitor: {interval: 1s, duration: 8s}
 rollback:
@@ -273,7 +274,7 @@ def test_canary_that_never_gets_ready_is_rolled_back(sandbox: Sandbox, live: Sta
         "-d",
         "web",
         "--image",
-        "registry.example/web:bad",
+        "registry.example/web:nopull",  # never pulls, so never Ready (:bad becomes Ready, then crashes)
         "--rollback",
         "primary-image",
         "--kubeconfig",

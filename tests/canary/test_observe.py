@@ -8,7 +8,7 @@ import pytest
 
 from hotfix_actions.decide.canary import NoData, Policy, ProblemKind
 from hotfix_actions.decide.canary.judge import Interval
-from hotfix_actions.decide.canary.observe import Poll, QueryResult, Tracker, observe
+from hotfix_actions.decide.canary.observe import WAIT_POLLS, Poll, QueryResult, Tracker, observe
 from hotfix_actions.decide.canary.templates import (
     DEFAULT_QUERIES,
     ArmLabels,
@@ -90,7 +90,8 @@ def test_a_failed_poll_is_folded_into_the_next_good_one() -> None:
 )
 def test_fail_closed_checks(result: QueryResult, metric: str, kind: str, problem: ProblemKind) -> None:
     canary = {**arm((1,), (0,), 1), metric: result}
-    obs, tracker, _ = observe(Policy(), {**COUNTER, metric: kind}, Tracker(), poll(0, canary, arm((1,), (0,), 1)), ARMS)
+    waited = Tracker(waited=WAIT_POLLS)  # past the wait for a new canary's first scrape
+    obs, tracker, _ = observe(Policy(), {**COUNTER, metric: kind}, waited, poll(60, canary, arm((1,), (0,), 1)), ARMS)
     assert obs is not None and [p.kind for p in obs.problems] == [problem]
     assert obs.problems[0].arm == "web-canary" and obs.problems[0].metric == metric
     assert tracker.snapshots is None  # a poll with a problem never becomes the starting point
@@ -167,3 +168,19 @@ def test_prom_duration(seconds: float, text: str) -> None:
 
 def test_interval_is_a_row_type() -> None:
     assert "verdict" in Interval.__dataclass_fields__
+
+
+def test_a_new_canary_without_series_is_waited_for_then_an_error() -> None:
+    """A canary that just became Ready has no series until Prometheus first scrapes it: the first polls wait
+    (no error, no starting point); past the wait, no data is a measurement error as always."""
+    empty = {"requests": QueryResult(), "errors": QueryResult(), "latency": QueryResult()}
+    tracker = Tracker()
+    for k in range(WAIT_POLLS):
+        obs, tracker, notes = observe(Policy(), COUNTER, tracker, poll(15.0 * k, empty, arm((1,), (0,), 1)), ARMS)
+        assert obs is None and tracker.snapshots is None
+        assert notes == [f"waiting for the first scrape of web-canary (no series yet, poll {k + 1})"]
+    obs, tracker, _ = observe(Policy(), COUNTER, tracker, poll(90.0, empty, arm((1,), (0,), 1)), ARMS)
+    assert obs is not None and {p.kind for p in obs.problems} == {ProblemKind.NO_DATA}
+    # the baseline missing too is not a new canary: an error at once
+    obs, _, _ = observe(Policy(), COUNTER, Tracker(), poll(0.0, empty, empty), ARMS)
+    assert obs is not None and len(obs.problems) == 6

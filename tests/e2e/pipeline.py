@@ -62,7 +62,7 @@ def make_project(tmp: Path, emulator: GitHubEmulator, stack: LocalStack) -> Proj
             else "",
             ".hotfix.yml": (
                 "version: 1\ncluster:\n  namespace: shop\ncanary:\n"
-                f"  prometheus_url: {prometheus}\n  interval: 1s\n  duration: 90s\n  min_requests: 100\n"
+                f"  prometheus_url: {prometheus}\n  interval: 1s\n  duration: 90s\n  min_requests: 100\n  scrape_interval: 1s\n"
             ),
         }
     )

@@ -12,7 +12,7 @@ import click
 
 from hotfix_actions.commands._cluster import check_names, cluster_options, open_cluster, run_identity
 from hotfix_actions.commands._common import Edge, hotfix_command
-from hotfix_actions.commands._duration import POSITIVE_DURATION
+from hotfix_actions.commands._duration import ANY_DURATION, POSITIVE_DURATION
 from hotfix_actions.config.canary import CanaryConfig
 from hotfix_actions.config.cluster import ClusterConfig
 from hotfix_actions.decide.canary.templates import parse_duration
@@ -100,6 +100,14 @@ def metrics_for(edge: Edge, cfg: CanaryConfig, url: str | None, token: str | Non
     "--duration", envvar="HOTFIX_DURATION", type=POSITIVE_DURATION, default=None, help="Longest analysis (default 10m)."
 )
 @click.option(
+    "--scrape-interval",
+    envvar="HOTFIX_SCRAPE_INTERVAL",
+    type=ANY_DURATION,
+    default=None,
+    help="Prometheus' scrape interval for the pods (default: canary.scrape_interval, 15s). Both arms are read that "
+    "much in the past, so a shared incident never reaches the canary's counters first; 0 reads them now.",
+)
+@click.option(
     "--rollback",
     envvar="HOTFIX_CANARY_ROLLBACK",
     type=click.Choice(["scale-to-zero", "primary-image"]),
@@ -129,6 +137,7 @@ def command(
     replicas: int | None,
     interval: float | None,
     duration: float | None,
+    scrape_interval: float | None,
     rollback: str | None,
     record: str | None,
     replay: str | None,
@@ -156,7 +165,7 @@ def command(
 
     config = edge.config()
     cfg = config.section(CanaryConfig)
-    settings = settings_from_config(cfg, interval=interval, duration=duration)
+    settings = settings_from_config(cfg, interval=interval, duration=duration, scrape_interval=scrape_interval)
     if replay:
         if time_from or time_to:
             raise UsageError("--replay and --from/--to exclude each other", input_name="--replay")

@@ -86,6 +86,7 @@ class CanaryConfig(SectionConfig):
     query_timeout: float = 10.0  # seconds one Prometheus query may take in all (connect and every read)
     analysis_timeout: float | None = None  # the whole analysis; default duration + 2 intervals + query_timeout
     allow_plain_http: bool = False  # plain http to a non-loopback Prometheus, only without a token
+    scrape_interval: float = 15.0  # Prometheus' scrape interval: the canary is read that much before the baseline
     require_power: bool = False  # a PASS at the end of the duration needs the power to see the early-pass margin
     early_pass: EarlyPassConfig = field(default_factory=EarlyPassConfig)
     guardrails: tuple[GuardrailConfig, ...] = field(default_factory=_default_guardrails)

@@ -219,6 +219,7 @@ class LocalStack:
         env = {"KUBECONFIG": self.kubeconfig_path, "HOTFIX_NAMESPACE": self.settings.namespace}
         if self.prometheus_url:
             env["HOTFIX_PROMETHEUS_URL"] = self.prometheus_url
+            env["HOTFIX_SCRAPE_INTERVAL"] = "1s"  # the local Prometheus scrapes every second (canary --scrape-interval)
         return env
 
     def image_of(self, deployment: str) -> str | None:

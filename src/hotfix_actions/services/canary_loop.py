@@ -85,6 +85,7 @@ class Settings:
     ready_timeout: float
     cfg: CanaryConfig
     query_timeout: float = 10.0  # seconds per Prometheus query, all included
+    canary_lag: float = 15.0  # the canary is read this much before the baseline (one scrape interval)
     budget: float = 0.0  # seconds for the whole analysis (polls included); 0: duration + 2 intervals + query_timeout
 
     @property
@@ -106,6 +107,7 @@ def settings_from_config(
     interval: str | float | None = None,
     duration: str | float | None = None,
     compare: bool = True,
+    scrape_interval: str | float | None = None,
 ) -> Settings:
     """Resolve `.hotfix.yml` plus options into the judge's policy; every template is checked here."""
     metrics = {**CanaryConfig().metrics, **cfg.metrics}
@@ -144,6 +146,11 @@ def settings_from_config(
         cfg=cfg,
         query_timeout=_seconds(cfg.query_timeout, "canary.query_timeout"),
         budget=budget,
+        canary_lag=(
+            _seconds(scrape_interval if scrape_interval is not None else cfg.scrape_interval, "--scrape-interval")
+            if compare
+            else 0.0
+        ),
     )
 
 
@@ -175,7 +182,16 @@ class Source(Protocol):
 
 
 class LiveSource:
-    """Queries every metric of every arm concurrently at one evaluation time; readiness from the cluster."""
+    """Queries every metric of every arm concurrently; readiness from the cluster.
+
+    With a baseline, both arms are read ``canary_lag`` (one scrape interval) in the past, and the baseline once
+    more at the poll time (the ``lookahead`` role; at the starting point also one more interval back, the
+    ``lookbehind``). Pods are scraped at different moments within a scrape interval, so a change that hits both
+    arms (an incident, a burst of errors) can reach one arm's counters before the other's; the baseline's counts
+    around an interval show such a change before the judge counts the interval it falls in, and the judge leaves
+    that interval out of the split tests (evidence.py). The data are one scrape interval older; the benchmark
+    measures what that costs.
+    """
 
     def __init__(
         self,
@@ -193,9 +209,12 @@ class LiveSource:
         self.namespace = namespace
         self.say = say
         self.deadline = settings.query_timeout
+        self.lag = settings.canary_lag if "baseline" in arms else 0.0
         self.queries = {
             (role, m): render(settings.queries[m], labels) for role, labels in arms.items() for m in METRICS
         }
+        if self.lag > 0:
+            self.queries.update({("lookahead", m): self.queries[("baseline", m)] for m in METRICS})
 
     def _one(self, promql: str, at: float) -> QueryResult:
         try:
@@ -209,7 +228,11 @@ class LiveSource:
         so itself) is an error for this poll, and the poll does not wait for it."""
         pool = ThreadPoolExecutor(max_workers=len(self.queries))
         try:
-            futures = {key: pool.submit(self._one, q, at) for key, q in self.queries.items()}
+            times = {"lookahead": at, "lookbehind": at - 2 * self.lag}
+            queries = dict(self.queries)
+            if elapsed <= 0 and self.lag > 0:  # the starting point: the baseline's interval before it, too
+                queries.update({("lookbehind", m): self.queries[("baseline", m)] for m in METRICS})
+            futures = {key: pool.submit(self._one, q, times.get(key[0], at - self.lag)) for key, q in queries.items()}
             wait_for(futures.values(), timeout=self.deadline + 1.0)
             late = QueryResult(error=f"did not answer within the {self.deadline:g}s query deadline")
             answers = {key: f.result() if f.done() else late for key, f in futures.items()}
@@ -227,7 +250,7 @@ class LiveSource:
                     ready[role] = ready_counts(self.cluster, self.namespace, labels.deployment)
                 except ClusterError as exc:
                     self.say(f"readiness of {labels.deployment} unknown this interval: {exc.message}")
-        return Poll(elapsed, at, results, ready)
+        return Poll(elapsed, at, results, ready, self.lag)
 
 
 def poll_to_json(poll: Poll) -> str:
@@ -239,6 +262,8 @@ def poll_to_json(poll: Poll) -> str:
         for role, metrics in poll.results.items()
     }
     doc = {"elapsed": poll.elapsed, "at": poll.at, "results": results, "ready": poll.ready}
+    if poll.canary_lag:
+        doc["canary_lag"] = poll.canary_lag
     return json.dumps(doc, sort_keys=True, allow_nan=True)
 
 
@@ -275,7 +300,8 @@ def read_polls(path: Path) -> Iterator[Poll]:
                     for role, metrics in doc["results"].items()
                 }
                 ready = {role: (int(v[0]), int(v[1])) for role, v in (doc.get("ready") or {}).items()}
-                yield Poll(float(doc["elapsed"]), float(doc["at"]), results, ready)
+                lag = float(doc.get("canary_lag") or 0.0)
+                yield Poll(float(doc["elapsed"]), float(doc["at"]), results, ready, lag)
             except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
                 raise UsageError(f"{path}:{number}: not a recorded poll ({exc})", input_name="--replay") from exc
 

@@ -65,6 +65,7 @@ def make_repository(root: Path, env: Mapping[str, str], *, prometheus_url: str |
         "  interval: 2s",
         "  duration: 90s",
         "  min_requests: 150",
+        "  scrape_interval: 1s",
     ]
     if prometheus_url:
         canary.append(f"  prometheus_url: {prometheus_url}")

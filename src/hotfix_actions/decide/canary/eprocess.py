@@ -20,6 +20,14 @@ the start and ``(1 - w_0) / (s (s + 1))`` on a start after interval ``s``:
 A fixed convex mixture of martingales that start at 1 is a martingale that starts at 1, so Ville's bound holds
 unchanged; the price is ``log(1/w_s)`` extra evidence for a regression that starts after interval ``s``.
 
+The split tests (canary against baseline) do not mix over later starts: they are the psi-mixture of products from
+the first interval (``w_0 = 1``). The two arms' counters are scraped at different moments, so a shared incident
+or a burst of errors reaches one arm's counters up to a scrape interval before the other's; a product from the
+start holds both edges of such an event once it is over, while a product started in its middle would hold one
+edge only, and at 10x-100x incidents that alone crosses (measured: a fifth of the runs). The intervals in which
+the baseline's own rate moves are left out of the split tests (evidence.py). The one-arm limits (limits.py) keep
+the restarts: one arm has no edges to compare.
+
 The functions take an :class:`Ops` so the same code runs on floats (the judge) and on numpy arrays (the
 benchmark). They do no I/O and read no clock.
 """

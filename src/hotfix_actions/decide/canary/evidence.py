@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hotfix_actions.decide.canary import fmt
@@ -12,8 +13,6 @@ from hotfix_actions.decide.canary.eprocess import (
     log_mean_exp,
     log_threshold,
     one_sample_log_lr,
-    restart_log_e,
-    restart_step,
     split_log_lr,
     split_share,
 )
@@ -36,7 +35,7 @@ ABSOLUTE_ALT_FACTOR = 10.0  # the absolute non-inferiority test's alternative: n
 
 @dataclass(frozen=True)
 class Evidence:
-    err: tuple[float, ...]  # log S_t(psi_j) of the restart mixture, errors
+    err: tuple[float, ...]  # log of the product of the intervals' LR(psi_j) since the start, errors
     lat: tuple[tuple[float, ...], ...]  # per latency bound, per psi_j
     ni_err: tuple[float, float]  # non-inferiority logs for errors: (relative, absolute)
     ni_lat: tuple[tuple[float, float], ...]  # per latency bound
@@ -52,11 +51,19 @@ class Evidence:
     canary_observed: float = 0.0  # histogram observations (requests with a latency)
     baseline_observed: float = 0.0
     errors_seen: bool = False
+    prev_err: tuple[float, float] | None = None  # the baseline's (errors, requests) of the last interval
+    prev_slow: tuple[tuple[float, float] | None, ...] = ()  # per bound: (slow, observed)
+    moving_err: bool = False  # the baseline's error rate moved into the last interval
+    moving_slow: tuple[bool, ...] = ()
+    # the products again, with the last interval's baseline counts taken up to the baseline's next counts
+    err_alt: tuple[float, ...] = ()
+    lat_alt: tuple[tuple[float, ...], ...] = ()
+    unsettled: int = 0  # intervals left out of a split test because the baseline's rate moved
 
 
 def empty(policy: Policy) -> Evidence:
     bounds = len(policy.latency_bounds)
-    zeros = tuple(-math.inf for _ in policy.psi_grid)
+    zeros = tuple(0.0 for _ in policy.psi_grid)  # log of each product, all start at 1
     return Evidence(
         err=zeros,
         lat=tuple(zeros for _ in range(bounds)),
@@ -78,27 +85,81 @@ def _ni(
     return relative, absolute
 
 
-def update(policy: Policy, e: Evidence, canary: Arm, baseline: Arm | None) -> Evidence:
-    """Fold one interval in. ``baseline`` is None in one-arm (monitor) mode: totals only, no split test."""
+def moved(before: tuple[float, float] | None, after: tuple[float, float] | None) -> bool:
+    """The baseline's rate of an event changed between two stretches of time, beyond doubt: at least 5 events,
+    a rate at least twice the other, and 3 standard deviations apart (binomial, given the events)."""
+    if before is None or after is None:
+        return False
+    (x1, n1), (x2, n2) = before, after
+    events = x1 + x2
+    if n1 <= 0 or n2 <= 0 or events < 5:
+        return False
+    r1, r2 = x1 / n1, x2 / n2
+    if max(r1, r2) < 2 * min(r1, r2):
+        return False
+    share = n2 / (n1 + n2)
+    return abs(x2 - events * share) >= 3.0 * math.sqrt(events * share * (1 - share))
+
+
+def _slow_pair(buckets: Mapping[float, float] | None, bound: float) -> tuple[float, float] | None:
+    if buckets is None or bound not in buckets or math.inf not in buckets:
+        return None
+    return max(0.0, buckets[math.inf] - buckets[bound]), buckets[math.inf]
+
+
+def update(
+    policy: Policy,
+    e: Evidence,
+    canary: Arm,
+    baseline: Arm | None,
+    ahead: Arm | None = None,
+    behind: Arm | None = None,
+) -> Evidence:
+    """Fold one interval in. ``baseline`` is None in one-arm (monitor) mode: totals only, no split test.
+
+    An interval is left out of a signal's split test when the baseline's rate of that signal moved into it, out of
+    it (against ``ahead``, its next counts), or into the interval before: the arms' counters are scraped at
+    different moments, so around such a change one arm can hold more of it than the other. A regression of the
+    canary does not move the baseline; under a steady baseline (the null) the test of a move fires about once in
+    thousands of intervals. ``behind`` (first interval only) is the baseline's interval before the start.
+
+    With ``ahead``, the last interval is also scored against the baseline's counts up to its next counts (``_alt``):
+    a burst of errors that reached the canary's counters in this interval and the baseline's only in the next one
+    shows there. The tests cross only when both scores do (a further condition on a rejection keeps the bound)."""
     nb = baseline.requests if baseline is not None else 0.0
+    grid = policy.psi_grid
     err, ni_err, err_n, lat_n = e.err, e.ni_err, e.err_n, e.lat_n
+    err_alt = err
     canary_errors, baseline_errors, errors_seen = e.canary_errors, e.baseline_errors, e.errors_seen
     base_errors = baseline.errors if baseline is not None else 0.0
+    bounds = len(policy.latency_bounds)
+    prev_err, prev_slow, unsettled = e.prev_err, list(e.prev_slow or [None] * bounds), e.unsettled
+    moving_err, moving_slow = e.moving_err, list(e.moving_slow or [False] * bounds)
+    if behind is not None and prev_err is None:
+        prev_err = (behind.errors, behind.requests) if behind.errors is not None else None
+        prev_slow = [_slow_pair(behind.buckets, bound) for bound in policy.latency_bounds]
     if canary.errors is not None and base_errors is not None:
         xc, xb = canary.errors, base_errors
         canary_errors += xc
         baseline_errors += xb
         errors_seen = True
-        if baseline is not None:
+        now = (xb, nb) if baseline is not None else None
+        ahead_err = (ahead.errors, ahead.requests) if ahead is not None and ahead.errors is not None else None
+        into = moved(prev_err, now)
+        steady = not (moving_err or into or moved(now, ahead_err))
+        prev_err, moving_err = now, into
+        unsettled += not steady
+        if baseline is not None and steady:
             rho = split_share(canary.requests, nb)
             err_n += 1
-            err = tuple(
-                restart_step(v, split_log_lr(xc, xb, rho, psi), err_n)
-                for v, psi in zip(err, policy.psi_grid, strict=True)
-            )
+            xb2, nb2 = (xb + ahead_err[0], nb + ahead_err[1]) if ahead_err is not None else (xb, nb)
+            rho2 = split_share(canary.requests, nb2)
+            err_alt = tuple(v + split_log_lr(xc, xb2, rho2, psi) for v, psi in zip(err, grid, strict=True))
+            err = tuple(v + split_log_lr(xc, xb, rho, psi) for v, psi in zip(err, grid, strict=True))
             ni_err = _ni(policy, ni_err, xc, xb, rho, canary.requests)
 
     lat, ni_lat = list(e.lat), list(e.ni_lat)
+    lat_alt = list(e.lat)
     c_slow, b_slow, seen = list(e.canary_slow), list(e.baseline_slow), list(e.latency_seen)
     c_obs, b_obs = e.canary_observed, e.baseline_observed
     base_buckets = baseline.buckets if baseline is not None else {}
@@ -118,11 +179,17 @@ def update(policy: Policy, e: Evidence, canary: Arm, baseline: Arm | None) -> Ev
                 c_slow[k] += xc
                 b_slow[k] += xb
                 seen[k] = True
-            if baseline is not None:  # a bound missing from the histogram adds LR = 1: no evidence either way
-                lat[k] = tuple(
-                    restart_step(v, split_log_lr(xc, xb, rho, psi), lat_n)
-                    for v, psi in zip(lat[k], policy.psi_grid, strict=True)
-                )
+            now = _slow_pair(base_buckets, bound) if baseline is not None else None
+            into = moved(prev_slow[k], now)
+            later = _slow_pair(ahead.buckets if ahead else None, bound)
+            steady = not (moving_slow[k] or into or moved(now, later))
+            prev_slow[k], moving_slow[k] = now, into
+            # a bound missing from the histogram, or a moving baseline, adds LR = 1: no evidence either way
+            if baseline is not None and steady:
+                xb2, nb2 = (xb + later[0], nb_obs + later[1]) if later is not None else (xb, nb_obs)
+                rho2 = split_share(nc_obs, nb2)
+                lat_alt[k] = tuple(v + split_log_lr(xc, xb2, rho2, psi) for v, psi in zip(lat[k], grid, strict=True))
+                lat[k] = tuple(v + split_log_lr(xc, xb, rho, psi) for v, psi in zip(lat[k], grid, strict=True))
                 if present:
                     ni_lat[k] = _ni(policy, ni_lat[k], xc, xb, rho, nc_obs)
     return Evidence(
@@ -142,16 +209,28 @@ def update(policy: Policy, e: Evidence, canary: Arm, baseline: Arm | None) -> Ev
         errors_seen=errors_seen,
         err_n=err_n,
         lat_n=lat_n,
+        prev_err=prev_err,
+        prev_slow=tuple(prev_slow),
+        unsettled=unsettled,
+        moving_err=moving_err,
+        moving_slow=tuple(moving_slow),
+        err_alt=err_alt,
+        lat_alt=tuple(lat_alt),
     )
 
 
 def log_e_errors(e: Evidence) -> float:
-    result: float = restart_log_e(e.err, e.err_n)
+    """log E of the errors test: the smaller of the two scores of the last interval (see ``update``)."""
+    result: float = log_mean_exp(e.err)
+    if e.err_alt:
+        result = min(result, log_mean_exp(e.err_alt))
     return result
 
 
 def _log_e_bound(e: Evidence, k: int) -> float:
-    result: float = restart_log_e(e.lat[k], e.lat_n)
+    result: float = log_mean_exp(e.lat[k])
+    if e.lat_alt:
+        result = min(result, log_mean_exp(e.lat_alt[k]))
     return result
 
 

@@ -115,7 +115,8 @@ def step(policy: Policy, state: State, obs: Observation) -> tuple[State, Interva
 
     canary, baseline = obs.canary, obs.baseline if policy.compare else None
     assert canary is not None
-    evidence = ev.update(policy, state.evidence, canary, baseline)
+    ahead, behind = (obs.ahead, obs.behind) if policy.compare else (None, None)
+    evidence = ev.update(policy, state.evidence, canary, baseline, ahead, behind)
     worse = {
         Signal.ERROR_RATE: policy.compare and ev.errors_crossed(policy, evidence) is not None,
         Signal.P95: policy.compare and ev.latency_crossed(policy, evidence) is not None,

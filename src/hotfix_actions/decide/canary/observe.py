@@ -19,6 +19,8 @@ from hotfix_actions.decide.canary.policy import METRICS, Arm, Observation, Polic
 __all__ = ["Poll", "QueryResult", "Tracker", "observe"]
 
 Sample = tuple[Labels, float]
+WAIT_POLLS = 4  # a new canary may have no series for this many polls (or WAIT_SECONDS) before it is an error
+WAIT_SECONDS = 45.0  # after the read time of the first poll: a first scrape and the target's discovery
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,10 @@ class QueryResult:
 @dataclass(frozen=True)
 class Poll:
     elapsed: float  # seconds since the analysis started
-    at: float  # Unix time the queries were evaluated at
+    at: float  # Unix time of the poll: the arms are read at ``at - canary_lag``, the lookahead at ``at``
     results: Mapping[str, Mapping[str, QueryResult]]  # arm role -> metric -> result
     ready: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # arm role -> (ready, desired)
+    canary_lag: float = 0.0  # seconds the arms were read before the poll (the ``lookahead`` role: at the poll)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ class Tracker:
     """The snapshots of the last complete poll (None before the starting point)."""
 
     snapshots: Mapping[str, Mapping[str, Snapshot]] | None = None
+    behind: Arm | None = None  # the baseline's interval before the starting point, for the first observation
+    waited: int = 0  # polls spent waiting for a new canary's first scrape
+    baseline_then: Mapping[str, Snapshot] | None = None  # the baseline at the last of those polls
 
 
 def _check(metric: str, arm: str, kind: str, result: QueryResult) -> Problem | None:
@@ -121,12 +127,37 @@ def observe(
                 problems.append(problem)
             else:
                 current[role][metric] = dict(result.samples)
+    extra: dict[str, dict[str, Snapshot]] = {"lookahead": {}, "lookbehind": {}}
+    for role, snapshots in extra.items():
+        if role not in poll.results or "baseline" not in arms:
+            continue
+        for metric in METRICS:
+            result = poll.results[role].get(metric, QueryResult(error="not queried"))
+            problem = _check(metric, f"{arms['baseline']} ({role})", kinds.get(metric, "counter"), result)
+            if problem is not None:
+                problems.append(problem)
+            else:
+                snapshots[metric] = dict(result.samples)
+    ahead = extra["lookahead"]
     errors, inconclusive, ignored = classify(policy, tuple(problems))
+    canary_name = arms.get("canary")
+    if (
+        tracker.snapshots is None
+        and (tracker.waited < WAIT_POLLS or poll.elapsed - poll.canary_lag <= WAIT_SECONDS)
+        and errors
+        and all(p.kind is ProblemKind.NO_DATA and p.arm == canary_name for p in problems)
+    ):  # a canary that just became Ready has no series until Prometheus first scrapes it
+        note = f"waiting for the first scrape of {canary_name} (no series yet, poll {tracker.waited + 1})"
+        then = {m: dict(r.samples) for m, r in poll.results.get("baseline", {}).items() if r.error is None}
+        return None, Tracker(None, None, tracker.waited + 1, then), [note]
     if errors or inconclusive:
         return Observation(poll.elapsed, None, None, tuple(problems)), tracker, []
     previous = tracker.snapshots
     new_tracker = Tracker({role: dict(m) for role, m in current.items()})
     if previous is None:
+        before = extra["lookbehind"] or tracker.baseline_then
+        if before and "baseline" in current:  # the baseline's interval before the start: is it moving?
+            new_tracker = Tracker(new_tracker.snapshots, _arm(kinds, current["baseline"], before, None)[0])
         return None, new_tracker, ["starting point recorded"]
 
     notes = [p.text() + " (ignored)" for p in ignored]
@@ -134,5 +165,6 @@ def observe(
     for role, name in arms.items():
         built[role], arm_notes = _arm(kinds, current[role], previous.get(role, {}), poll.ready.get(role))
         notes += [f"{name}: {note}" for note in arm_notes]
-    obs = Observation(poll.elapsed, built.get("canary"), built.get("baseline"), tuple(ignored))
+    later = _arm(kinds, ahead, current["baseline"], None)[0] if ahead else None
+    obs = Observation(poll.elapsed, built.get("canary"), built.get("baseline"), tuple(ignored), later, tracker.behind)
     return obs, new_tracker, notes

@@ -79,6 +79,8 @@ class Observation:
     canary: Arm | None
     baseline: Arm | None = None
     problems: tuple[Problem, ...] = ()
+    ahead: Arm | None = None  # the baseline's next counts (read later than both arms): shows a change coming
+    behind: Arm | None = None  # first interval only: the baseline's counts just before the starting point
 
 
 @dataclass(frozen=True)

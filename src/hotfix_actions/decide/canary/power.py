@@ -7,10 +7,10 @@ a canary whose rate were ``p_c`` would give each alternative ``psi_j`` an expect
     n_c p_c log(theta_j / rho) + n_b p_b log((1 - theta_j) / (1 - rho)),   theta_j = rho psi_j / (rho psi_j + 1 - rho)
 
 The run "could have detected" ``p_c`` when, for some ``j``, that reaches what the e-process needs to cross from the
-start: ``log(1/alpha) + log J`` (the mixture over alternatives) ``+ log(1/w_0)`` (the restart mixture), plus
-``log K`` for latency (the mixture over bounds). The MDE is the smallest such ``p_c``: a canary that bad would
-have been caught about half the time or more (the e-process can also cross on the way); a worse one more often.
-It is a statement about the traffic seen, not about the canary.
+start: ``log(1/alpha) + log J`` (the mixture over alternatives), plus ``log K`` for latency (the mixture over
+bounds). The MDE is the smallest such ``p_c``: a canary that bad would have been caught about half the time or more
+(the e-process can also cross on the way); a worse one more often. It is a statement about the traffic seen, not
+about the canary.
 
 ``powered``: the MDE is at most the early pass's margin over the baseline (or its negligible rate, when that is
 larger): the run could have told "as good as the baseline" from "``margin`` times worse". ``canary.require_power``
@@ -23,7 +23,6 @@ import math
 from dataclasses import dataclass
 
 from hotfix_actions.decide.canary import fmt
-from hotfix_actions.decide.canary.eprocess import START_WEIGHT
 from hotfix_actions.decide.canary.evidence import Evidence
 from hotfix_actions.decide.canary.policy import Policy
 
@@ -65,7 +64,7 @@ def mde(n_c: float, n_b: float, x_b: float, need: float, psi_grid: tuple[float, 
 
 
 def _need(alpha: float, policy: Policy, mixtures: int = 1) -> float:
-    return math.log(1 / alpha) + math.log(len(policy.psi_grid)) + math.log(1 / START_WEIGHT) + math.log(mixtures)
+    return math.log(1 / alpha) + math.log(len(policy.psi_grid)) + math.log(mixtures)
 
 
 def _target(policy: Policy, baseline_rate: float | None) -> float:
