@@ -224,6 +224,8 @@ MINIMAL: dict[str, list[str]] = {
     "deployment finish": ["--state", "success"],
     "deployment start": ["--sha", SHA, "--image", "shop:1"],
     "drill": ["--sandbox"],
+    "fleet promote": ["--version", "1.4.3", "--image", "shop:1"],
+    "fleet report": ["--results", "."],
     "monitor": ["-d", "web"],
     "notify": ["--event", "started"],
     "postmortem": ["--incident-id", "INC-1"],
