@@ -105,3 +105,29 @@ def test_a_second_run_waits_and_starts_only_after_the_first_is_done(rig: Rig, tm
     in_wave_order(seen.seen, RUN2, [["a"], ["b"], ["c"]])
     assert rig.images() == {"a": NEWER, "b": NEWER, "c": NEWER}
     assert "waiting up to" in (tmp_path / "2.log").read_text()
+
+
+def test_sigterm_during_wave_2_stops_cleanly_and_a_rerun_finishes(rig: Rig, tmp_path: Path) -> None:
+    """A cancelled job: SIGTERM while b's gate runs. The gate stops at its next look, b's canary is scaled to
+    zero, the fleet Leases are released (the rerun does not wait for them), one line says so, exit 143."""
+    log = tmp_path / "first.log"
+    with Timeline(rig) as seen:
+        proc = spawn(rig, VERSION, NEW, log)
+        seen.wait_for("b", "promoting", timeout=90)
+        time.sleep(1.0)  # inside b's gate
+        os.kill(proc.pid, signal.SIGTERM)
+        code = finish(proc, timeout=30)
+        text = log.read_text()
+        assert code == 143, text
+        assert "interrupted by SIGTERM" in text and "rerun the same command" in text, text
+        b = rig.members["b"]
+        assert b.image() == GOOD and b.record().phase is Phase.PROMOTING  # type: ignore[union-attr]
+        assert b.kube.get("apps/v1", "deployments", b.namespace, "web-canary")["spec"]["replicas"] == 0
+        assert rig.members["c"].record() is None
+        began = time.monotonic()
+        code, out, _ = rig.hotfix("fleet", "promote", "--version", VERSION, "--image", NEW)
+    assert code == 0, out
+    assert "locked by" not in out, out  # the leases were given back on the way out
+    assert rig.images() == {"a": NEW, "b": NEW, "c": NEW}
+    in_wave_order(seen.seen, RUN, [["a"], ["b"], ["c"]])
+    assert time.monotonic() - began < 120

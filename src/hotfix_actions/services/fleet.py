@@ -34,6 +34,8 @@ from hotfix_actions.services.fleet_target import FleetSettings, Opener, Prefixed
 
 __all__ = ["Fleet", "FleetRequest", "promote"]
 
+_GRACE = 5.0  # seconds a signal waits for steps in flight (a cancelled job gets SIGTERM 7.5 s after SIGINT)
+
 
 @dataclass(frozen=True)
 class FleetRequest:
@@ -127,13 +129,19 @@ class Fleet:
                 self.stop.set()
 
         pool = ThreadPoolExecutor(max_workers=max(1, limit), thread_name_prefix=f"fleet-{doing}")
+        futures: list[Future[None]] = [pool.submit(guarded, n) for n in names]
+        pending = set(futures)
         try:
-            futures: list[Future[None]] = [pool.submit(guarded, n) for n in names]
-            pending = set(futures)
             while pending:  # short waits, so a signal reaches the main thread promptly
                 _, pending = wait_all(pending, timeout=0.5)
             for future in futures:
                 future.result()
+        except Interrupted:
+            # gates and bakes stop at their next look; a promote or rollback in flight is given a moment to end
+            self.stop.set()
+            self.reporter.step(f"signal: stopping; waiting up to {_GRACE:g}s for the {doing} steps in flight")
+            wait_all(pending, timeout=_GRACE)
+            raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
