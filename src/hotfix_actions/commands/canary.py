@@ -154,9 +154,10 @@ def command(
     """Deploy the canary, judge it against the baseline every --interval for up to --duration, roll it back on FAIL.
 
     \b
-    Judge: anytime-valid sequential tests on error and slow-request counts (false rollbacks <= alpha, 1% by
-    default, however often it looks), guardrails (error rate, p95, pods ready) with consecutive limits, and an
-    early PASS once the canary is shown not worse. Fails closed: query errors, empty results, NaN, too little
+    Judge: anytime-valid sequential tests on error and slow-request counts, one false-rollback budget (alpha, 1% by
+    default, however often it looks; the error-rate and p95 limits are judged against the baseline, pods ready is
+    read from the cluster), and an early PASS once the canary is shown not worse. Every verdict says what the run
+    could have detected. Fails closed: query errors, a query past its deadline, empty results, NaN, too little
     traffic are never a PASS.
     Exit 0 pass, 1 canary failed (rolled back), 2 bad input, 3 could not evaluate (canary left as it is).
     """
