@@ -9,23 +9,15 @@ polls or walk a past time range. A live run and a walk over a past range both ha
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Protocol
 
-from hotfix_actions.config.canary import CanaryConfig, GuardrailConfig
 from hotfix_actions.decide.canary import (
-    EarlyPass,
-    Guardrail,
-    NoData,
     Policy,
-    Signal,
     conclude,
     fmt,
     power,
@@ -36,11 +28,13 @@ from hotfix_actions.decide.canary import (
 from hotfix_actions.decide.canary.judge import Decision, Interval, State
 from hotfix_actions.decide.canary.observe import Poll, QueryResult, Tracker, observe
 from hotfix_actions.decide.canary.policy import METRICS
-from hotfix_actions.decide.canary.templates import ArmLabels, parse_duration, prom_duration, render, template_problem
+from hotfix_actions.decide.canary.templates import ArmLabels, prom_duration, render
 from hotfix_actions.decide.verdict import Verdict
-from hotfix_actions.errors import ClusterError, MetricsError, UsageError
+from hotfix_actions.errors import ClusterError, MetricsError
 from hotfix_actions.ports import Cluster, Metrics
 from hotfix_actions.report import Reporter
+from hotfix_actions.services.canary_record import poll_to_json, read_polls, recording
+from hotfix_actions.services.canary_settings import Settings, settings_from_config
 
 __all__ = [
     "Analysis",
@@ -72,109 +66,6 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
-
-
-@dataclass(frozen=True)
-class Settings:
-    policy: Policy
-    queries: Mapping[str, str]
-    kinds: Mapping[str, str]
-    selector: str
-    interval: float
-    duration: float
-    ready_timeout: float
-    cfg: CanaryConfig
-    query_timeout: float = 10.0  # seconds per Prometheus query, all included
-    canary_lag: float = 15.0  # the canary is read this much before the baseline (one scrape interval)
-    budget: float = 0.0  # seconds for the whole analysis (polls included); 0: duration + 2 intervals + query_timeout
-
-    @property
-    def analysis_budget(self) -> float:
-        return self.budget or self.duration + 2 * self.interval + self.query_timeout
-
-
-def _seconds(value: str | float, name: str) -> float:
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(str(exc), input_name=name) from exc
-    return seconds
-
-
-def settings_from_config(
-    cfg: CanaryConfig,
-    *,
-    interval: str | float | None = None,
-    duration: str | float | None = None,
-    compare: bool = True,
-    scrape_interval: str | float | None = None,
-) -> Settings:
-    """Resolve `.hotfix.yml` plus options into the judge's policy; every template is checked here."""
-    metrics = {**CanaryConfig().metrics, **cfg.metrics}
-    for name, metric in metrics.items():
-        if problem := template_problem(metric.query):
-            raise UsageError(f"metrics.{name}.query: {problem}", input_name="canary")
-    if metrics["requests"].on_no_data == "ignore":
-        raise UsageError("metrics.requests.on_no_data cannot be ignore: requests are the evidence", input_name="canary")
-    guardrails = tuple(_guardrail(k, g) for k, g in enumerate(cfg.guardrails))
-    ep = cfg.early_pass
-    policy = Policy(
-        alpha_errors=cfg.alpha / 2,
-        alpha_latency=cfg.alpha / 2,
-        latency_bounds=tuple(cfg.latency_bounds),
-        min_requests=cfg.min_requests,
-        early_pass=EarlyPass(ep.enabled and compare, ep.margin, ep.negligible_rate, ep.alpha),
-        guardrails=guardrails,
-        consecutive_error_limit=cfg.consecutive_error_limit,
-        on_no_data={name: NoData(m.on_no_data) for name, m in metrics.items()},
-        compare=compare,
-        require_power=cfg.require_power,
-    )
-    every = _seconds(interval if interval is not None else cfg.interval, "--interval")
-    total = _seconds(duration if duration is not None else cfg.duration, "--duration")
-    if every <= 0 or total < every:
-        raise UsageError(f"interval {fmt.duration(every)} must be > 0 and <= duration {fmt.duration(total)}")
-    budget = 0.0 if cfg.analysis_timeout is None else _seconds(cfg.analysis_timeout, "canary.analysis_timeout")
-    return Settings(
-        policy=policy,
-        queries={name: m.query for name, m in metrics.items()},
-        kinds={name: m.kind for name, m in metrics.items()},
-        selector=cfg.selector,
-        interval=every,
-        duration=total,
-        ready_timeout=_seconds(cfg.ready_timeout, "canary.ready_timeout"),
-        cfg=cfg,
-        query_timeout=_seconds(cfg.query_timeout, "canary.query_timeout"),
-        budget=budget,
-        canary_lag=(
-            _seconds(scrape_interval if scrape_interval is not None else cfg.scrape_interval, "--scrape-interval")
-            if compare
-            else 0.0
-        ),
-    )
-
-
-def _guardrail(k: int, g: GuardrailConfig) -> Guardrail:
-    """One guardrail from `.hotfix.yml`, with what each signal needs checked (and said) here."""
-    key = f"canary.guardrails[{k}] ({g.name})"
-    signal = Signal(g.signal)
-    if signal is Signal.READY:
-        if g.min is None or g.max is not None or not 0 < g.min <= 1:
-            raise UsageError(
-                "a ready guardrail takes min (a share of desired pods in (0, 1]) and no max", input_name=key
-            )
-        return Guardrail(g.name, signal, None, g.min, g.consecutive or 5, g.shared_incident)
-    if g.min is not None or g.max is None or g.consecutive is not None:
-        raise UsageError(
-            f"a {signal.value} guardrail takes max only: it is a sequential test of 'the canary is over max', "
-            "so consecutive and min do not apply",
-            input_name=key,
-        )
-    if signal is Signal.ERROR_RATE and not 0 < g.max < 1:
-        raise UsageError(f"max {g.max:g} is not an error rate in (0, 1), e.g. 0.05", input_name=key)
-    if signal is Signal.P95 and not g.max > 0:
-        raise UsageError(f"max {g.max:g} is not a latency in seconds, e.g. 2.0", input_name=key)
-    return Guardrail(g.name, signal, g.max, None, 5, g.shared_incident)
 
 
 class Source(Protocol):
@@ -251,59 +142,6 @@ class LiveSource:
                 except ClusterError as exc:
                     self.say(f"readiness of {labels.deployment} unknown this interval: {exc.message}")
         return Poll(elapsed, at, results, ready, self.lag)
-
-
-def poll_to_json(poll: Poll) -> str:
-    results = {
-        role: {
-            m: {"error": r.error} if r.error is not None else {"samples": [[dict(lb), v] for lb, v in r.samples]}
-            for m, r in metrics.items()
-        }
-        for role, metrics in poll.results.items()
-    }
-    doc = {"elapsed": poll.elapsed, "at": poll.at, "results": results, "ready": poll.ready}
-    if poll.canary_lag:
-        doc["canary_lag"] = poll.canary_lag
-    return json.dumps(doc, sort_keys=True, allow_nan=True)
-
-
-@contextmanager
-def recording(path: Path | None) -> Iterator[Callable[[Poll], None] | None]:
-    """A function that appends each poll to ``path`` as a JSON line (for --replay), or None without a path."""
-    if path is None:
-        yield None
-        return
-    with path.open("a", encoding="utf-8") as fh:
-
-        def write(poll: Poll) -> None:
-            fh.write(poll_to_json(poll) + "\n")
-            fh.flush()
-
-        yield write
-
-
-def read_polls(path: Path) -> Iterator[Poll]:
-    """Polls recorded with --record (JSON lines); a malformed line is a usage error naming the line."""
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-                results = {
-                    role: {
-                        m: QueryResult(error=str(r["error"]))
-                        if "error" in r
-                        else QueryResult(tuple((tuple(sorted(lb.items())), float(v)) for lb, v in r["samples"]))
-                        for m, r in metrics.items()
-                    }
-                    for role, metrics in doc["results"].items()
-                }
-                ready = {role: (int(v[0]), int(v[1])) for role, v in (doc.get("ready") or {}).items()}
-                lag = float(doc.get("canary_lag") or 0.0)
-                yield Poll(float(doc["elapsed"]), float(doc["at"]), results, ready, lag)
-            except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-                raise UsageError(f"{path}:{number}: not a recorded poll ({exc})", input_name="--replay") from exc
 
 
 @dataclass
