@@ -283,21 +283,25 @@ def test_killed_while_queued_on_a_lock(
     args = ["db", "restore", name, f"--lock-timeout={lock_timeout}"]
     if not block:
         args.append("--no-block-connections")
-    with stream(appdb.server, appdb.name, readers=2, writers=0) as readers:
-        proc, out, err = _start(args, _env(appdb, tmp_path), tmp_path)
-        try:
-            assert wait_until(lambda: "restore: waiting" in out.read_text(), 40), out.read_text() + err.read_text()
+    proc, out, err = _start(args, _env(appdb, tmp_path), tmp_path)
+    try:
+        assert wait_until(lambda: "restore: waiting" in out.read_text(), 40), out.read_text() + err.read_text()
+        # the application's readers arrive while the restore is queued on the lock (had they been connected at
+        # its first look, the default would have refused before doing anything)
+        with stream(appdb.server, appdb.name, readers=2, writers=0) as readers:
+            time.sleep(1.0)
             queued = time.monotonic()
             if block:
                 assert not allowed(appdb)  # the state the guard must undo
             os.kill(proc.pid, sig)
             code = proc.wait(60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        assert wait_until(lambda: not ours_on_server(appdb.server), 15), ours_on_server(appdb.server)
-        gone_after = time.monotonic() - queued
+            assert wait_until(lambda: not ours_on_server(appdb.server), 15), ours_on_server(appdb.server)
+            gone_after = time.monotonic() - queued
+            time.sleep(0.5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     text = out.read_text() + err.read_text()
     assert allowed(appdb), text
     assert appdb.fingerprint() == before, text  # exactly as before (the restore never committed)
@@ -315,7 +319,10 @@ def test_killed_while_queued_on_a_lock(
         if block:
             assert "connections to" in text and "allowed again" in text
     assert gone_after < lock_timeout + 10, gone_after
+    assert readers.read_times, readers.errors  # they got answers again once it was over
     assert max(readers.read_times) <= lock_timeout + SLACK, sorted(readers.read_times)[-5:]
+    if block:
+        assert readers.refused  # while connections were blocked they were refused at once, not queued
 
 
 def test_the_operator_script_shows_the_sessions_before_asking(
