@@ -307,6 +307,12 @@ def promote_cmd(
     each target's Deployment (the LKG records and the hotfix-actions.io/fleet-run annotation), so running the same
     command again continues where it stopped and never promotes a wave before the one before is promoted and baked.
     A fleet Lease in every target keeps two fleet runs from interleaving.
+
+    \b
+    Exit codes: 0 every wave promoted and baked; 1 a gate, promote or bake failed (the targets it touched rolled
+    back) or the run failed earlier; 2 bad input or configuration; 3 a cluster or Prometheus did not answer, or a
+    judge could not decide (the run stopped where it was; run it again to go on); 4 another run holds a target;
+    130/143 SIGINT/SIGTERM (gates and bakes stopped, the Leases released; run it again to go on).
     """
     from hotfix_actions.services.fleet import promote
 
