@@ -50,13 +50,14 @@ def command(
 ) -> Outcome:
     """One table, one notification and (with --postmortem, on failure) one post-mortem issue for a fleet run
     whose targets ran as separate jobs. Reads no cluster: what is not in the results is "no job ran for it"."""
-    from hotfix_actions.commands.fleet import _settings, _setup
+    from hotfix_actions.commands.fleet_wiring import settings as fleet_settings
+    from hotfix_actions.commands.fleet_wiring import setup as fleet_setup
     from hotfix_actions.services import fleet_report as fr
     from hotfix_actions.services.fleet_ops import report
 
     edge.reporter.mask(github_token)
-    setup = _setup(edge, None)
-    settings = _settings(edge, setup, version=release, image=image, lock_timeout=None)
+    setup = fleet_setup(edge, None)
+    settings = fleet_settings(edge, setup, version=release, image=image, lock_timeout=None)
     files = sorted(Path(folder).rglob("*.json"))[: _MAX_FILES + 1]
     if len(files) > _MAX_FILES:
         raise UsageError(f"more than {_MAX_FILES} result files", input_name="--results", fix="name the run's folder")
