@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 
 from hotfix_actions.sandbox import Sandbox
 from hotfix_actions.sandbox.prometheus_runner import find_binary
-from hotfix_actions.sandbox.stack import StackSettings, deployment_manifest
+from hotfix_actions.sandbox.stack import LocalStack, StackSettings, deployment_manifest
+from tests.clusters import RealCluster
+from tests.realk8s.controlplane import ControlPlane
 
 
 def _hotfix(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
@@ -79,3 +82,27 @@ def test_drill_bad_input_is_a_usage_error(args: list[str], text: str) -> None:
     code, doc = _hotfix("drill", *args, env={"KUBECONFIG": "/nonexistent"})
     assert code == 2
     assert text in doc["reasons"][0]  # type: ignore[index]
+
+
+@pytest.mark.prometheus
+def test_staging_drill_on_the_real_control_plane(real_control_plane: ControlPlane, tmp_path: Path) -> None:
+    """The drill against a real cluster as a user runs it on staging: a least-privilege kubeconfig, the sample apps
+    and the real Prometheus; the failing canary must be caught and the emergency rollback must restore the LKG."""
+    find_binary()
+    real = RealCluster(real_control_plane, f"staging-{secrets.token_hex(3)}", tmp_path)
+    settings = StackSettings(namespace=real.namespace, deployment="shop", container="shop", replicas=2)
+    try:
+        with LocalStack.start(tmp_path / "stack", settings, cluster=real) as stack:
+            env = stack.env()
+            code, doc = _hotfix(
+                "promote", "-d", "shop", "--image", "ghcr.io/acme/shop:1.4.2", "--settle", "2s", env=env
+            )
+            assert code == 0, doc
+            code, doc = _hotfix("drill", "-d", "shop", "--bad-image", "ghcr.io/acme/shop:1.4.3-rc1", env=env)
+            assert code == 0, json.dumps(doc, indent=1)
+            rows = {c["check"]: c["result"] for c in doc["checks"]}  # type: ignore[union-attr]
+            assert rows["detect"] == "pass" and rows["restore"] == "pass", doc
+            assert stack.image_of("shop") == "ghcr.io/acme/shop:1.4.2"  # the last-known-good, checked on the cluster
+            assert stack.ready_replicas_of("shop-canary") == 0
+    finally:
+        real.cleanup()
