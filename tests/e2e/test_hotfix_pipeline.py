@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from hotfix_actions.sandbox.prometheus_runner import find_binary
-from hotfix_actions.sandbox.stack import Behaviour, LocalStack
+from hotfix_actions.sandbox.stack import Behaviour, LocalStack, StackSettings
 from hotfix_actions.testing.github_emulator import GitHubEmulator
+from tests.clusters import RealCluster
 from tests.e2e.pipeline import REPOSITORY, TOKEN, ActResult, Project, make_project, run_workflow
 from tests.gitrepos import contains, git
 
@@ -46,11 +47,22 @@ def _promote(stack: LocalStack, version: str) -> None:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[LocalStack]:
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalStack]:
+    """The stack on the sandbox, or (``indirect`` param "real") on the real control plane: namespace ``shop`` (the
+    example workflows name it) with the tool's least-privilege service account, deleted and waited for after."""
     find_binary()
-    with LocalStack.start(tmp_path / "stack") as running:
-        _promote(running, "1.4.2")
-        yield running
+    if getattr(request, "param", "sandbox") == "sandbox":
+        with LocalStack.start(tmp_path / "stack") as running:
+            _promote(running, "1.4.2")
+            yield running
+        return
+    real = RealCluster(request.getfixturevalue("real_control_plane"), "shop", tmp_path)
+    try:
+        with LocalStack.start(tmp_path / "stack", StackSettings(namespace="shop"), cluster=real) as running:
+            _promote(running, "1.4.2")
+            yield running
+    finally:
+        real.cleanup(wait=90)
 
 
 def _statuses(gh: GitHubEmulator) -> list[str]:
@@ -125,6 +137,7 @@ def test_good_hotfix_is_promoted_tagged_and_merged_back(rig: Rig) -> None:
     assert TOKEN not in run.output
 
 
+@pytest.mark.parametrize("stack", ["sandbox", "real"], indirect=True)
 def test_bad_canary_is_rolled_back_and_reported(rig: Rig) -> None:
     tmp_path, stack, emulator = rig.tmp_path, rig.stack, rig.emulator
     project = make_project(tmp_path, emulator, stack)
@@ -150,6 +163,7 @@ def test_bad_canary_is_rolled_back_and_reported(rig: Rig) -> None:
     assert TOKEN not in run.output
 
 
+@pytest.mark.parametrize("stack", ["sandbox", "real"], indirect=True)
 def test_manual_rollback_from_run_workflow(rig: Rig) -> None:
     """1.4.3 passed its canary and was promoted, then went bad in production: someone presses "Run workflow"."""
     stack, emulator = rig.stack, rig.emulator
@@ -160,7 +174,9 @@ def test_manual_rollback_from_run_workflow(rig: Rig) -> None:
     run = rig.run(project, ".github/workflows/rollback.yml", event="workflow_dispatch", inputs=press)
     assert run.returncode == 0, rig.failure(run)
     assert stack.image_of("shop") == f"{IMAGE}:1.4.2"
-    deployment = stack.sandbox.get("apps/v1", "deployments", "shop", "shop")  # type: ignore[union-attr]
+    assert stack.cluster is not None
+    deployment = stack.cluster.get("apps/v1", "deployments", "shop", "shop")
+    assert deployment is not None
     assert "INC-77" in deployment["metadata"]["annotations"].get("kubernetes.io/change-cause", "")
     # recorded where GitHub users look: a deployment of the rolled-back image, marked success
     state = emulator.repo(REPOSITORY)
