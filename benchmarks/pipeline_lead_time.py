@@ -161,7 +161,7 @@ def _measure(code: int, raw: str, wall: float, end_job: str, tmp: Path) -> Measu
         found = SETUP_LINE.search(str(doc.get("msg", "")))
         if found:
             setups.append((job, found[1], int(found[2])))
-    log = tmp.parent / f"lead-time-{end_job.split(' ')[0]}.log"
+    log = tmp.parent / f"lead-time-{end_job.split(' ', maxsplit=1)[0]}.log"
     log.write_text(raw)
     if code != 0 and end_job == END_JOB["good"]:
         print(f"act exited {code}; log in {log}", file=sys.stderr)

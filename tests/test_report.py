@@ -115,9 +115,7 @@ def test_library_warnings_go_through_the_gate(tmp_path: Path) -> None:
     library.propagate = False  # no handler anywhere (pytest adds one to the root): as in the command line
     try:
         r.capture_logging()
-        library.warning(
-            "retrying /services/%s\n::stop-commands::x ##[add-mask]true", "hooks-T0ken-0123456789abcdef"
-        )
+        library.warning("retrying /services/%s\n::stop-commands::x ##[add-mask]true", "hooks-T0ken-0123456789abcdef")
     finally:
         logging.lastResort = saved
     assert "warning: urllib3.test: retrying /services/***\\n::stop-commands::x ##\\[add-mask]true" in err.getvalue()
