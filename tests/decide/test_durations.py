@@ -174,6 +174,14 @@ def test_schema_numbers_and_the_parser_bounds_agree(path: tuple[str, ...], prop:
     assert "90s, 5m, 1h30m" in prop["description"]
 
 
+# the keys a list item requires, by list name
+_LIST_ITEM: dict[str, dict[str, Any]] = {
+    "health_checks": {"url": "http://127.0.0.1:9/health"},
+    "smoke_checks": {"url": "http://127.0.0.1:9/health"},
+    "waves": {"targets": ["a"]},
+}
+
+
 def _document(path: tuple[str, ...], value: Any) -> dict[str, Any]:
     """A `.hotfix.yml` document that sets ``path`` (list items get the keys they require)."""
     doc: dict[str, Any] = {}
@@ -182,7 +190,9 @@ def _document(path: tuple[str, ...], value: Any) -> dict[str, Any]:
         if path[i + 1] == "*":
             continue
         if part == "*":
-            item: dict[str, Any] = {"url": "http://127.0.0.1:9/health"}
+            item: dict[str, Any] = dict(_LIST_ITEM[path[i - 1]])
+            if path[0] == "fleet":  # a wave names targets that must exist
+                doc["fleet"]["targets"] = {"a": {"namespace": "shop"}}
             node_list = node.setdefault(path[i - 1], [])
             node_list.append(item)
             node = item
