@@ -16,6 +16,7 @@ import yaml
 from hotfix_actions.sandbox import Sandbox
 from hotfix_actions.testing import kubectl as kubectl_bin
 from tests.e2e.actkit import ACTION_REPO, act_binary, export_tree
+from tests.gitrepos import git
 from tests.kube.kubefix import BAD, GOOD, GOOD2, NS, deployment, image_of
 
 pytestmark = pytest.mark.act
@@ -193,6 +194,14 @@ def test_rollback_workflow_dispatch_under_act(sandbox: Sandbox, tmp_path: Path, 
     shutil.copy(
         Path(__file__).resolve().parents[2] / ".github" / "workflows" / "rollback.yml", work / ".github" / "workflows"
     )
+    # a repository with an origin: the workflow reads .hotfix.yml from the default branch (hotfix config fetch)
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "ci: rollback workflow")
+    git(work, "remote", "add", "origin", str(origin))
+    git(work, "push", "-q", "origin", "main")
     data = base64.b64encode(sandbox.kubeconfig_path.read_bytes()).decode()
     inputs = {"environment": "production", "deployment": "web", "namespace": NS, "strategy": "undo",
               "to-revision": "1", "reason": "INC-9 from the dispatch form", "to": "lkg", "severity": "high",
