@@ -130,11 +130,13 @@ def test_set_image(kube: Any, kubectl: Kubectl) -> None:
 
 # 4
 def test_rollout_status_succeeds(kube: Any, kubectl: Kubectl) -> None:
-    _ready(kube, replicas=3)
+    # minReadySeconds keeps the rollout going for a few seconds (three surges of one pod, each available after 1 s),
+    # so kubectl sees it in progress even when starting kubectl takes a second on a busy machine.
+    _ready(kube, replicas=3, minReadySeconds=1)
     kubectl("set", "image", "deployment/web", "web=nginx:1.26")
     start = time.monotonic()
     result = kubectl("rollout", "status", "deployment/web", "--timeout=30s")
-    assert time.monotonic() - start < 15
+    assert time.monotonic() - start < 20
     assert result.stdout.strip().splitlines()[-1] == 'deployment "web" successfully rolled out'
     assert "Waiting for deployment" in result.stdout
     assert kube.rollout_complete(kube.namespace, "web")
