@@ -33,6 +33,7 @@ def test_demo_pipeline_catches_the_bad_hotfix_and_ships_the_good_one(tmp_path: P
         lkg = next(v for k, v in annotations.items() if "last-known-good" in k)
         assert "ghcr.io/acme/shop:1.4.3" in lkg
         assert "1.4.3-rc1" not in lkg
+    assert all("\n" not in line for line in lines)  # one line per call: the reporter would escape a newline
     steps = {s.name: s for s in result.steps}
     bad = steps["Canary 1.4.3-rc1 (bad)"]
     assert bad.code == 1

@@ -114,7 +114,8 @@ def run(
     _, repo = make_repository(workdir, env, prometheus_url=prometheus_url)
 
     def step(title: str, args: Sequence[str], *, expect: int = 0) -> Step:
-        say(f"\n== {title}\n   $ hotfix {' '.join(args)}")
+        for line in ("", f"== {title}", f"   $ hotfix {' '.join(args)}"):  # one line per call: the reporter
+            say(line)  # escapes a newline inside a line, so a header must not carry one
         code, doc, seconds = run_hotfix(args, cwd=repo, env=env, say=say)
         outputs = {str(k): str(v) for k, v in dict(doc.get("outputs") or {}).items()}  # type: ignore[call-overload]
         reasons = [str(r) for r in list(doc.get("reasons") or [])]  # type: ignore[call-overload]
@@ -152,7 +153,8 @@ def run(
     _git(repo, "push", "-q", "origin", "HEAD", env=env)
     step("Validate", ["validate"])
     started = time.monotonic()
-    say("\n   1.4.3-rc1 raises on every empty password: about 15% of its requests fail.")
+    say("")
+    say("   1.4.3-rc1 raises on every empty password: about 15% of its requests fail.")
     bad = step(
         "Canary 1.4.3-rc1 (bad)",
         ["canary", "-d", "shop", "--image", f"{REGISTRY}:1.4.3-rc1"],
