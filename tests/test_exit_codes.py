@@ -295,3 +295,19 @@ def test_an_unreachable_git_remote_exits_3(world: World) -> None:
     assert not dev.git("branch", "--list", "hotfix/*")  # nothing half-done
     code, output = world.run("merge-back", "--branch", "hotfix/v1.0.1-login-crash", "--json", cwd=dev.path)
     assert code == 3, output
+
+
+def test_every_exit_code_is_in_the_top_level_help_and_the_readme() -> None:
+    """A user who scripts on the exit code finds every code a command can return where they look first."""
+    from click.testing import CliRunner
+
+    from hotfix_actions.cli import cli
+    from hotfix_actions.errors import ExitCode
+
+    help_text = " ".join(CliRunner().invoke(cli, ["--help"], terminal_width=200).output.split())
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split("```")[0].split())
+    for code in ExitCode:
+        if code is ExitCode.OK:
+            continue
+        assert f" {code.value} " in help_text, f"hotfix --help does not say what exit {code.value} means"
+        assert f"`{code.value}`" in readme, f"the README's opening does not say what exit {code.value} means"

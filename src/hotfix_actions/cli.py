@@ -84,7 +84,9 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Ship a production hotfix on Kubernetes safely and fast; roll back in seconds when it fails.
 
-    Exit codes: 0 pass, 1 rejected, 2 usage or config error, 3 could not evaluate.
+    Exit codes: 0 pass, 1 rejected, 2 usage or config error, 3 could not evaluate; the commands that write to a
+    cluster add 4 locked (another run holds the Lease), 5 superseded (another writer changed the Deployment after
+    ours), 130 after SIGINT and 143 after SIGTERM.
     Every command takes --json and then prints one JSON object: verdict, reasons, outputs.
     """
 
