@@ -111,8 +111,13 @@ def test_a_legacy_watch_from_nothing_is_a_watch_list_and_bookmarks_only_when_all
     plain = stream(on, f"{CM.format(ns=kube.namespace)}?watch=1&timeoutSeconds=1&{MINE}")
     assert _names(plain) == [("ADDED", "a")]
     marked = stream(on, f"{CM.format(ns=kube.namespace)}?watch=true&allowWatchBookmarks=true&timeoutSeconds=1&{MINE}")
-    assert [e["type"] for e in marked] == ["ADDED", "BOOKMARK"]
+    # the state, then the initial-events-end bookmark; the real server may add a pre-timeout bookmark when the
+    # 1 s deadline is already near (it did under load), which carries no annotation and no older version
+    assert [e["type"] for e in marked[:2]] == ["ADDED", "BOOKMARK"]
     assert marked[1]["object"]["metadata"]["annotations"] == {END: "true"}
+    later = marked[2:]
+    assert all(e["type"] == "BOOKMARK" and END not in (e["object"]["metadata"].get("annotations") or {}) for e in later)
+    assert all(_rv(e["object"]) >= _rv(marked[1]["object"]) for e in later)
 
 
 def test_send_initial_events_false_starts_at_the_most_recent_state(kube: Any, on: Wire) -> None:
@@ -147,7 +152,8 @@ def test_watch_list_waits_for_a_resource_version_it_has_not_reached(kube: Any, o
     mark, late = names.index(("BOOKMARK", "")), names.index(("ADDED", "late"))
     assert _rv(events[mark]["object"]) >= ahead  # not answered from the state before ``ahead``
     assert (late < mark) == (_rv(events[late]["object"]) <= _rv(events[mark]["object"])), names
-    assert sorted(names) == [("ADDED", "late"), ("BOOKMARK", "")]  # nothing else: the namespace holds only ``late``
+    assert events[mark]["object"]["metadata"]["annotations"] == {END: "true"}  # the first bookmark ends the state
+    assert [n for n in names if n[0] != "BOOKMARK"] == [("ADDED", "late")]  # the namespace holds only ``late``
     if kube.kind == "sandbox":
         assert names == [("ADDED", "late"), ("BOOKMARK", "")]
 
