@@ -62,20 +62,7 @@ class SampleApp:
         self._knobs = (knobs or Knobs()).checked()
         self._lock = threading.Lock()
         self._random = random.Random(seed)
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "http_requests_total", "HTTP requests.", ["method", "path", "code"], registry=self.registry
-        )
-        self.duration = Histogram(
-            "http_request_duration_seconds",
-            "HTTP request latency.",
-            ["method", "path"],
-            buckets=BUCKETS,
-            registry=self.registry,
-        )
-        for code in ("200", "500"):
-            self.requests.labels("GET", "/", code)
-        self.duration.labels("GET", "/")
+        self.restart_counters()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._threads: list[threading.Thread] = []
@@ -84,6 +71,22 @@ class SampleApp:
         self._next_send = 0.0
         self.sent = 0
         self.send_failures = 0
+
+    def restart_counters(self) -> None:
+        """Counters from zero, as a new container's: what the app served before is no longer reported."""
+        registry = CollectorRegistry()
+        requests = Counter("http_requests_total", "HTTP requests.", ["method", "path", "code"], registry=registry)
+        duration = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency.",
+            ["method", "path"],
+            buckets=BUCKETS,
+            registry=registry,
+        )
+        for code in ("200", "500"):
+            requests.labels("GET", "/", code)
+        duration.labels("GET", "/")
+        self.registry, self.requests, self.duration = registry, requests, duration
 
     # -- lifecycle -------------------------------------------------------------------------------------
     @classmethod

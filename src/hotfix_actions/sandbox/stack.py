@@ -251,11 +251,17 @@ class LocalStack:
             key = f"{image}|{running}"
             if self.images.get(track) == key:
                 continue
+            previous = self.images.get(track)
             self.images[track] = key
             app = self.apps[track]
             if not running or image is None:
                 app.set(load_rps=0.0)
                 continue
+            if previous is not None:
+                # new pods (another version, or running again after none was Ready) are new containers: their
+                # counters start from zero, so what ran before (and Prometheus had not scraped yet) is not
+                # reported as theirs
+                app.restart_counters()
             b = self.behaviour(image)
             app.set(error_rate=b.error_rate, latency_median=b.latency_median, load_rps=rps)
 
