@@ -5,7 +5,8 @@ or one the caller passes in (``LocalStack.start(workdir, settings, cluster=...)`
 ``wait_rollout`` and ``kubeconfig_path``, e.g. a namespace of the real control plane the tests run). Pods are
 simulated either way (the sandbox's kubelet or kwok), so the *bridge* plays the part of the container runtime: it
 watches which image each Deployment runs and sets the sample app of that track to behave like that image (error
-rate, latency), as configured in ``behaviours``. A Deployment with no ready pod gets no traffic. Prometheus scrapes
+rate, latency), as configured in ``behaviours``. A Deployment with no ready pod gets no traffic; a new version, or
+pods Ready again after none, are new containers whose counters start from zero. Prometheus scrapes
 both apps with the labels the canary gate's default queries select on (``namespace``, ``deployment``, ``track``).
 """
 
