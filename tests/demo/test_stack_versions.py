@@ -5,12 +5,12 @@ bad canary's errors in its first interval and be rolled back for them."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from pathlib import Path
 
 from hotfix_actions.sandbox.sample_app import SampleApp
 from hotfix_actions.sandbox.stack import LocalStack, StackSettings, deployment_manifest
+from tests.clusters import KubeUnderTest
 
 BAD = "ghcr.io/acme/shop:1.4.3-rc1"  # 15% errors in the stack's behaviours
 GOOD = "ghcr.io/acme/shop:1.4.3"
@@ -26,35 +26,27 @@ def _served(app: SampleApp) -> dict[str, float]:
     return counts
 
 
-def _wait(predicate: object, timeout: float = 15.0) -> None:
-    assert callable(predicate)
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.05)
-
-
-def test_a_new_version_of_a_track_reports_only_its_own_requests(tmp_path: Path) -> None:
-    settings = StackSettings(prometheus=False, replicas=1)
-    with LocalStack.start(tmp_path / "stack", settings) as stack:
-        assert stack.sandbox is not None
+def test_a_new_version_of_a_track_reports_only_its_own_requests(kube: KubeUnderTest, tmp_path: Path) -> None:
+    """On both clusters: the bridge follows what the cluster reports (the canary's image and its Ready pods)."""
+    settings = StackSettings(namespace=kube.namespace, prometheus=False, replicas=1)
+    with LocalStack.start(tmp_path / "stack", settings, cluster=kube) as stack:
         canary = stack.apps["canary"]
 
         def deploy(image: str, replicas: int = 1) -> None:
             manifest = deployment_manifest(replace(settings, image=image), name=stack.canary_name, track="canary")
             manifest["spec"]["replicas"] = replicas
-            stack.sandbox.apply(manifest)  # type: ignore[union-attr]
+            kube.apply(manifest)
 
         deploy(BAD)
-        _wait(lambda: _served(canary).get("500", 0) >= 3)  # the bad version has failed requests
+        kube.wait_for(lambda: _served(canary).get("500", 0) >= 3, timeout=20)  # the bad version has failed requests
         deploy(GOOD)
-        _wait(lambda: canary.knobs.error_rate < 0.01)  # the bridge has switched the app to the good version
+        kube.wait_for(lambda: canary.knobs.error_rate < 0.01, timeout=20)  # the bridge switched to the good version
         assert _served(canary).get("500", 0) <= 2  # not the bad version's failures (the good one fails 0.1%)
-        _wait(lambda: _served(canary).get("200", 0) >= 20)
+        kube.wait_for(lambda: _served(canary).get("200", 0) >= 20, timeout=20)
         good = _served(canary)
 
         deploy(GOOD, replicas=0)  # rolled back: no pod, no traffic
-        _wait(lambda: canary.knobs.load_rps == 0)
+        kube.wait_for(lambda: canary.knobs.load_rps == 0, timeout=20)
         deploy(GOOD)  # the same version again: new pods, counters from zero again
-        _wait(lambda: canary.knobs.load_rps > 0)
+        kube.wait_for(lambda: canary.knobs.load_rps > 0, timeout=20)
         assert _served(canary).get("200", 0) < good["200"]
