@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from hotfix_actions.cli import COMMANDS
+from hotfix_actions.cli import COMMANDS, cli
+from hotfix_actions.errors import ExitCode
 from tests.gitrepos import Repo, clone, make_project
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -299,11 +301,6 @@ def test_an_unreachable_git_remote_exits_3(world: World) -> None:
 
 def test_every_exit_code_is_in_the_top_level_help_and_the_readme() -> None:
     """A user who scripts on the exit code finds every code a command can return where they look first."""
-    from click.testing import CliRunner
-
-    from hotfix_actions.cli import cli
-    from hotfix_actions.errors import ExitCode
-
     help_text = " ".join(CliRunner().invoke(cli, ["--help"], terminal_width=200).output.split())
     readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split("```")[0].split())
     for code in ExitCode:

@@ -250,9 +250,9 @@ class LocalStack:
             image = self.image_of(name)
             running = image is not None and self.ready_replicas_of(name) > 0
             key = f"{image}|{running}"
-            if self.images.get(track) == key:
-                continue
             previous = self.images.get(track)
+            if previous == key:
+                continue
             self.images[track] = key
             app = self.apps[track]
             if not running or image is None:

@@ -114,8 +114,9 @@ def run(
     _, repo = make_repository(workdir, env, prometheus_url=prometheus_url)
 
     def step(title: str, args: Sequence[str], *, expect: int = 0) -> Step:
-        for line in ("", f"== {title}", f"   $ hotfix {' '.join(args)}"):  # one line per call: the reporter
-            say(line)  # escapes a newline inside a line, so a header must not carry one
+        # one line per call: the reporter escapes a newline inside a line
+        for line in ("", f"== {title}", f"   $ hotfix {' '.join(args)}"):
+            say(line)
         code, doc, seconds = run_hotfix(args, cwd=repo, env=env, say=say)
         outputs = {str(k): str(v) for k, v in dict(doc.get("outputs") or {}).items()}  # type: ignore[call-overload]
         reasons = [str(r) for r in list(doc.get("reasons") or [])]  # type: ignore[call-overload]
