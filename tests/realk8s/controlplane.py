@@ -189,7 +189,7 @@ class ControlPlane:
                     "--event-ttl=10m", "--endpoint-reconciler-type=none", "--v=0",
                 ],
             )  # fmt: skip
-            cp._wait(cp._readyz, "kube-apiserver /readyz", began + timeout)
+            cp._wait(cp.answers, "kube-apiserver /readyz", began + timeout)
             cp._spawn(
                 "kube-controller-manager",
                 [
@@ -257,10 +257,11 @@ class ControlPlane:
                 raise StartError(f"the control plane did not get {what} in time\n{logs}")
             time.sleep(0.1)
 
-    def _readyz(self) -> bool:
+    def answers(self) -> bool:
+        """The API server answers /readyz with 200 (False while it is down, stopped or not ready)."""
         try:
             self.rest.request("GET", "/readyz")
-        except ApiError:
+        except (ApiError, OSError):
             return False
         return True
 

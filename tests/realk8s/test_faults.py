@@ -19,8 +19,7 @@ import pytest
 from tests.clusters import RealCluster
 from tests.kube.kubefix import GOOD, GOOD2
 from tests.realk8s.controlplane import ControlPlane
-from tests.realk8s.rest import ApiError
-from tests.rollback.truth import edit_template, hotfix_env, live_image, run_hotfix, slow, spawn, start, tool
+from tests.rollback.truth import edit_template, hotfix_env, live_image, run_hotfix, slow, spawned, start, tool
 
 DEADLINE = 15.0  # cluster.api_deadline's default
 SLACK = 5.0  # interpreter start-up and the last short try, on a busy 2-core machine
@@ -40,14 +39,6 @@ def own(tmp_path: Path) -> Iterator[RealCluster]:
                 os.kill(cp.pids()["kube-apiserver"], signal.SIGCONT)
 
 
-def _answers(cp: ControlPlane) -> bool:
-    try:
-        cp.rest.request("GET", "/readyz")
-    except (ApiError, OSError):
-        return False
-    return True
-
-
 @pytest.mark.parametrize("fault", ["hung", "killed"])
 def test_the_api_server_hung_or_killed_mid_rollback_ends_it_within_the_deadline(
     own: RealCluster, tmp_path: Path, fault: str
@@ -56,9 +47,9 @@ def test_the_api_server_hung_or_killed_mid_rollback_ends_it_within_the_deadline(
     with tool(own) as cluster:  # the live template's pods take 10 s to turn Ready: the rollback waits on them
         edit_template(own, cluster, annotations=slow(10), image="registry.example/web:2.1")
     env = hotfix_env(own, tmp_path, CONFIG)
-    run = spawn(["rollback", "-d", "web", "--to-image", GOOD, "--fail-fast-after", "300", "--timeout", "300"], env)
     server = own.cp.pids()["kube-apiserver"]
-    try:
+    args = ["rollback", "-d", "web", "--to-image", GOOD, "--fail-fast-after", "300", "--timeout", "300"]
+    with spawned(args, env) as run:
         own.wait_for(lambda: live_image(own) == GOOD or run.poll() is not None, timeout=30)
         assert run.poll() is None, run.communicate()
         time.sleep(1.0)  # waiting on the slow pods
@@ -66,10 +57,6 @@ def test_the_api_server_hung_or_killed_mid_rollback_ends_it_within_the_deadline(
         faulted = time.monotonic()
         out, err = run.communicate(timeout=90)
         took = time.monotonic() - faulted
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
     said = out + err
     assert run.returncode == 3, said
     assert "cluster unreachable or not answering" in said, said
@@ -79,7 +66,7 @@ def test_the_api_server_hung_or_killed_mid_rollback_ends_it_within_the_deadline(
     if fault == "killed":
         return
     os.kill(server, signal.SIGCONT)
-    own.wait_for(lambda: _answers(own.cp), timeout=30, interval=0.2)
+    own.wait_for(own.cp.answers, timeout=30, interval=0.2)
     again = run_hotfix(["rollback", "-d", "web", "--to-image", GOOD, "--fail-fast-after", "300"], env)
     said = again.stdout + again.stderr
     assert again.returncode == 0, said

@@ -14,7 +14,7 @@ import pytest
 from hotfix_actions.config.rollback import LockConfig
 from tests.clusters import KubeUnderTest
 from tests.kube.kubefix import GOOD, GOOD2
-from tests.rollback.truth import edit_template, hotfix_env, live_image, run_hotfix, slow, spawn, start, tool
+from tests.rollback.truth import edit_template, hotfix_env, live_image, run_hotfix, slow, spawned, start, tool
 
 GOOD3 = "registry.example/web:1.3"
 CONFIG = "version: 1\ncluster: {poll_interval: 0.1}\n"  # the lock settings are the defaults
@@ -35,8 +35,9 @@ def test_a_killed_holder_frees_the_lock_in_seconds(kube: KubeUnderTest, tmp_path
     with tool(kube) as cluster:  # the live template's pods take 4 s: the first run holds the lock while it waits
         edit_template(kube, cluster, annotations=slow(4), image=GOOD2)
     env = hotfix_env(kube, tmp_path, CONFIG)
-    first = spawn(["rollback", "-d", "web", "--to-image", GOOD3, "--fail-fast-after", "300", "--timeout", "300"], env)
-    try:
+    with spawned(
+        ["rollback", "-d", "web", "--to-image", GOOD3, "--fail-fast-after", "300", "--timeout", "300"], env
+    ) as first:
         kube.wait_for(lambda: (live_image(kube) == GOOD3 and _holder(kube)) or first.poll() is not None, timeout=30)
         assert first.poll() is None, first.communicate()
         holder = _holder(kube)
@@ -54,10 +55,6 @@ def test_a_killed_holder_frees_the_lock_in_seconds(kube: KubeUnderTest, tmp_path
         killed = time.monotonic()
         third = run_hotfix(["rollback", "-d", "web", "--to-image", GOOD, "--fail-fast-after", "300"], env)
         took = time.monotonic() - killed
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.communicate()
     said = third.stdout + third.stderr
     assert third.returncode == 0, said
     assert took < 15 + 4 + 6, f"{took:.1f}s after the holder died"  # TTL + the rollout's slow pods + start-up

@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.clusters import KubeUnderTest
 from tests.kube.kubefix import GOOD, GOOD2
-from tests.rollback.truth import edit_template, hotfix_env, live_image, promote_lkg, slow, spawn, start, tool
+from tests.rollback.truth import edit_template, hotfix_env, live_image, promote_lkg, slow, spawned, start, tool
 
 GOOD3 = "registry.example/web:1.3"
 CONFIG = "version: 1\ncluster: {poll_interval: 0.1}\n"
@@ -77,8 +77,7 @@ def test_a_signal_during_the_wait_reports_the_write_and_cleans_up(
         edit_template(kube, cluster, annotations=slow(120), image=GOOD2)
     env = hotfix_env(kube, tmp_path, CONFIG, HOTFIX_KUBECONFIG_DATA=_kubeconfig_data(kube), HOTFIX_TIMEOUT="300")
     env.pop("HOTFIX_KUBECONFIG")
-    proc = spawn(["rollback", "-d", "web", "--to-image", GOOD3, "--fail-fast-after", "300"], env)
-    try:
+    with spawned(["rollback", "-d", "web", "--to-image", GOOD3, "--fail-fast-after", "300"], env) as proc:
         kube.wait_for(lambda: live_image(kube) == GOOD3 or proc.poll() is not None, timeout=30)
         assert proc.poll() is None, proc.communicate()
         assert _lease_holder(kube), "the running rollback holds the lease"
@@ -88,10 +87,6 @@ def test_a_signal_during_the_wait_reports_the_write_and_cleans_up(
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
         took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     text = out + err
     assert proc.returncode == code, text
     assert took < 7.5, f"{took:.1f}s: a cancelled job gets SIGTERM 7.5 s after SIGINT"
@@ -111,16 +106,11 @@ def test_a_signal_while_waiting_for_the_lock_says_nothing_was_written(kube: Kube
     with tool(kube) as cluster:
         assert cluster.acquire_lease(kube.namespace, "hotfix-lock-web", "github-run-7-1", 300).acquired
         env = hotfix_env(kube, tmp_path, CONFIG)
-        proc = spawn(["rollback", "-d", "web", "--to-image", GOOD2, "--lock-timeout", "120"], env)
-        try:
+        with spawned(["rollback", "-d", "web", "--to-image", GOOD2, "--lock-timeout", "120"], env) as proc:
             time.sleep(3)  # connected, found the deployment, waiting for the lock
             assert proc.poll() is None
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
         assert proc.returncode == 143, out + err
         assert "interrupted by SIGTERM: nothing was written by this rollback" in out + err
         assert f"deployment {kube.namespace}/web: it runs web={GOOD}, unchanged by us" in out + err
@@ -134,16 +124,11 @@ def test_a_signal_during_a_promote_records_no_lkg_and_says_what_runs(kube: KubeU
         promote_lkg(kube, cluster)
         edit_template(kube, cluster, annotations=slow(120))  # the promoted pods will be slow
     env = hotfix_env(kube, tmp_path, CONFIG, HOTFIX_TIMEOUT="300")
-    proc = spawn(["promote", "-d", "web", "--image", GOOD3, "--fail-fast-after", "300"], env)
-    try:
+    with spawned(["promote", "-d", "web", "--image", GOOD3, "--fail-fast-after", "300"], env) as proc:
         kube.wait_for(lambda: live_image(kube) == GOOD3 or proc.poll() is not None, timeout=30)
         time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     text = out + err
     assert proc.returncode == 143, text
     assert f"interrupted by SIGTERM: this promote wrote web={GOOD3} at " in text

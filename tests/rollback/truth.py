@@ -139,6 +139,19 @@ def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+@contextmanager
+def spawned(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """A `hotfix` process for the block; killed and reaped at the end if it is still running (a failed test
+    leaves no process behind)."""
+    proc = spawn(args, env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def run_hotfix(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*HOTFIX, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False,
                           cwd=env["TMPDIR"])  # fmt: skip
