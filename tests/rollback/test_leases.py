@@ -58,7 +58,9 @@ def test_a_killed_holder_frees_the_lock_in_seconds(kube: KubeUnderTest, tmp_path
     said = third.stdout + third.stderr
     assert third.returncode == 0, said
     assert took < 15 + 4 + 6, f"{took:.1f}s after the holder died"  # TTL + the rollout's slow pods + start-up
-    assert f"lock: locked by {holder}" in said and ("not renewed for" in said or "expired" in said)
+    # the dead holder is named with why its lease was taken: waited for ("locked by", then expired or not renewed),
+    # or already expired at the first look when the kill came late in a renewal period on a busy machine
+    assert holder in said and ("not renewed for" in said or "expired" in said), said
     assert live_image(kube) == GOOD and _holder(kube) == ""
 
 
