@@ -115,7 +115,9 @@ def test_no_reporter_path_lets_text_become_a_command(tmp_path: Path, json_mode: 
         for value in command.properties.values():
             assert len(lines_of(value)) == 1
     if json_mode:
-        documents = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        # the last two lines are the two commands' JSON objects; what comes before is data the paths print (the
+        # document's lines, which may themselves start with "{" when the text does)
+        documents = [json.loads(line) for line in out.splitlines()[-2:]]
         assert [d["command"] for d in documents] == ["validate", "notify"]
         assert documents[0]["reasons"][0] == inert(text)  # the same text as in the log
         assert documents[0]["outputs"]["branch"] == text  # outputs are data: exact (secrets aside)
