@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from hotfix_actions.sandbox.prometheus_runner import free_port
 
 APP_USER = "app"
 # Distinctive, with characters that need escaping in a .pgpass and percent-encoding in a URL.
@@ -27,13 +28,6 @@ def find_bindir() -> Path | None:
         if (path / "initdb").exists() and (path / "pg_ctl").exists():
             return path
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -171,7 +165,7 @@ def start_server() -> PgServer:
             ) from exc
     base = Path(tempfile.mkdtemp(prefix="hotfix-pgtest-"))
     os.chmod(base, 0o755)
-    server = PgServer(bindir=bindir, base=base, port=_free_port(), run_as=run_as)
+    server = PgServer(bindir=bindir, base=base, port=free_port(), run_as=run_as)
     try:
         server.start()
     except BaseException:

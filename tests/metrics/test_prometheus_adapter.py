@@ -16,7 +16,7 @@ from hotfix_actions.errors import MetricsError, UsageError
 from hotfix_actions.metrics import PrometheusMetrics
 from hotfix_actions.metrics.prometheus import prometheus_url_problem
 from hotfix_actions.ports import MetricSample, NullMetrics
-from hotfix_actions.sandbox.prometheus_runner import PrometheusRunner, Target
+from hotfix_actions.sandbox.prometheus_runner import PrometheusRunner, Target, free_port
 from hotfix_actions.sandbox.sample_app import Knobs, SampleApp
 from tests.metrics import slow_server
 
@@ -230,3 +230,17 @@ def test_sample_app_knobs_over_http(real: tuple[PrometheusRunner, SampleApp]) ->
 def test_runner_reports_a_missing_binary(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         PrometheusRunner.start(tmp_path, binary=str(tmp_path / "no-such-prometheus"))
+
+
+def test_free_ports_are_bindable_and_outside_the_range_client_sockets_take() -> None:
+    """A port for a test server is chosen below the kernel's ephemeral range, where outgoing connections of other
+    test workers cannot take it between choosing and binding; each one binds."""
+    import socket
+
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(40)]
+    assert len(set(ports)) > 30  # chosen at random, not one fixed port
+    for port in ports:
+        assert 10000 <= port < low
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))

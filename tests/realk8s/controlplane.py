@@ -14,8 +14,8 @@ import base64
 import contextlib
 import os
 import secrets
+import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from hotfix_actions.sandbox.prometheus_runner import free_port
 from tests.realk8s import binaries
 from tests.realk8s.pki import make_pki
 from tests.realk8s.rest import ApiError, Rest
@@ -48,12 +49,6 @@ def _die_with_parent() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     pr_set_pdeathsig = 1
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -131,7 +126,27 @@ class ControlPlane:
     # -- start -------------------------------------------------------------------------------------------------
     @classmethod
     def start(cls, folder: Path | None = None, *, nodes: int = 1, timeout: float = 90.0) -> ControlPlane:
-        """Start everything and wait until a fake node is Ready and the default service account exists."""
+        """Start everything and wait until a fake node is Ready and the default service account exists.
+
+        A port is chosen free and bound a moment later by etcd or the apiserver; when another process took it in
+        between ("address already in use", seen with four test workers), the start begins again from an empty
+        folder with new ports, up to three times."""
+        for attempt in range(3):
+            try:
+                return cls._start_once(folder, nodes=nodes, timeout=timeout)
+            except StartError as exc:
+                if "address already in use" not in str(exc) or attempt == 2:
+                    raise
+                if folder is not None:
+                    for child in folder.iterdir():
+                        if child.is_dir() and not child.is_symlink():
+                            shutil.rmtree(child)
+                        else:
+                            child.unlink()
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _start_once(cls, folder: Path | None, *, nodes: int, timeout: float) -> ControlPlane:
         began = time.monotonic()
         bins = binaries.find()
         own = folder is None
@@ -154,14 +169,14 @@ class ControlPlane:
             encoding="utf-8",
         )
         (folder / "tokens.csv").chmod(0o600)
-        port = _free_port()
+        port = free_port()
         server = f"https://127.0.0.1:{port}"
         configs = {
             name: kubeconfig(folder / f"{name}.kubeconfig", server, pki["ca.crt"], tok) for name, tok in tokens.items()
         }
         cp = cls(folder, port, pki["ca.crt"], tokens["admin"], configs["admin"], _own_folder=own)
         try:
-            etcd_client, etcd_peer = _free_port(), _free_port()
+            etcd_client, etcd_peer = free_port(), free_port()
             cp._spawn(
                 "etcd",
                 [

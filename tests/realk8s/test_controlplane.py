@@ -177,3 +177,39 @@ def test_start_refuses_a_used_folder(tmp_path: Path) -> None:
     (tmp_path / "leftover").write_text("x")
     with pytest.raises(StartError, match="not empty"):
         ControlPlane.start(tmp_path)
+
+
+def test_a_port_taken_between_choosing_and_binding_starts_again_with_new_ports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The apiserver's port is chosen free and bound a moment later; when another process holds it by then (the
+    CI failure: "bind: address already in use" with four workers), start() begins again from an empty folder with
+    new ports instead of failing the session."""
+    import socket
+
+    from hotfix_actions.sandbox.prometheus_runner import free_port as real_free_port
+    from tests.realk8s import controlplane
+
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    taken = held.getsockname()[1]
+    chosen: list[int] = []
+
+    def first_one_taken() -> int:
+        port = taken if not chosen else real_free_port()
+        chosen.append(port)
+        return port
+
+    monkeypatch.setattr(controlplane, "free_port", first_one_taken)
+    try:
+        cp = ControlPlane.start(tmp_path / "cp")
+    finally:
+        held.close()
+    try:
+        assert chosen[0] == taken
+        assert cp.port != taken
+        assert cp.answers()
+        assert "address already in use" not in (cp.folder / "kube-apiserver.log").read_text()
+    finally:
+        cp.stop()

@@ -11,6 +11,7 @@ process (and kills it after a grace period); the caller owns the folder.
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import socket
 import subprocess
@@ -38,7 +39,29 @@ def find_binary(name: str = "prometheus") -> str:
     return found
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
+    """A port on 127.0.0.1 that is free now, chosen below the kernel's ephemeral range when there is room: a port
+    the kernel hands out for port 0 is also the kind it hands to every outgoing connection, so between this call
+    and the server's bind another process's client socket can take it (seen with four test workers). The caller
+    still binds later, so a server that must start retries on "address already in use"."""
+    low = _ephemeral_low()
+    if low > 12000:
+        rng = random.SystemRandom()
+        for _ in range(50):
+            port = rng.randrange(10000, low)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
