@@ -13,7 +13,7 @@ from typing import Any
 from hotfix_actions.errors import UsageError
 from hotfix_actions.ports import Cluster, KubeObject
 
-__all__ = ["CanaryTarget", "container_images", "ensure_canary", "ready_counts", "undo_canary"]
+__all__ = ["CanaryTarget", "container_images", "ensure_canary", "previous_pods", "ready_counts", "undo_canary"]
 
 CANARY_OF = "hotfix-actions.io/canary-of"
 _DROP_META = (
@@ -133,6 +133,35 @@ def ready_counts(cluster: Cluster, namespace: str, deployment: str) -> tuple[int
     desired = int((obj.get("spec") or {}).get("replicas") or 0)
     ready = int((obj.get("status") or {}).get("readyReplicas") or 0)
     return ready, desired
+
+
+def previous_pods(cluster: Cluster, namespace: str, deployment: str) -> list[KubeObject]:
+    """Pods of a Deployment's earlier templates that still exist: owned by one of its ReplicaSets other than the
+    live revision's, Terminating or not. Until they are gone they may still serve (in-flight requests for their
+    grace period) and their series carry the Deployment's labels. Pods are matched by owner, not by labels, so a
+    selector shared with another Deployment (the primary) never makes its pods look like ours."""
+    from hotfix_actions.decide.lkg import REVISION
+
+    obj = cluster.get("deployments", namespace, deployment)
+    live = str(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION, ""))
+    owned = cluster.owned_replicasets(obj)
+    older = {
+        str((rs.get("metadata") or {}).get("uid"))
+        for rs in owned
+        if str(((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION, "")) != live
+    }
+    if not older:
+        return []
+    selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    pods = cluster.list_objects("pods", namespace, labels=selector or None)
+    return [
+        p
+        for p in pods
+        if any(
+            ref.get("controller") and str(ref.get("uid")) in older
+            for ref in (p.get("metadata") or {}).get("ownerReferences") or ()
+        )
+    ]
 
 
 def undo_canary(cluster: Cluster, namespace: str, target: CanaryTarget, mode: str, change_cause: str = "") -> str:

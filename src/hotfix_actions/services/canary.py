@@ -1,7 +1,8 @@
 """`hotfix canary`: deploy the canary, judge it against the baseline every interval, roll it back on FAIL.
 
 Flow: check inputs -> Prometheus answers ``vector(1)`` (before anything is deployed) -> set the image on
-``<name>-canary`` or create it from the primary's template -> wait until Ready -> poll both arms every interval
+``<name>-canary`` or create it from the primary's template -> wait until Ready -> wait for the previous version's
+pods to go (canary_settle) -> poll both arms every interval
 (starting point first), fold each poll into the judge (decide.canary), one line per interval -> on FAIL undo the
 canary (scale to zero or the primary's image) and exit 1; ERROR or INCONCLUSIVE leave it and exit 3; PASS exit 0.
 ``judge_only`` runs the same judge over recorded polls or a past time range without touching the cluster.
@@ -31,6 +32,7 @@ from hotfix_actions.services.canary_loop import (
     arm_labels,
     recording,
 )
+from hotfix_actions.services.canary_settle import settle_previous_pods
 
 __all__ = ["CanaryRequest", "judge_only", "run"]
 
@@ -111,9 +113,21 @@ def run(
         reasons = [f"canary {canary} did not become Ready: {rollout.describe()}", f"rolled back: {done}"]
         return Outcome("canary", Verdict.FAIL, reasons, outputs, rows, title="canary-gate")
     add("ready", Status.PASS, rollout.describe())
+    clock = clock or SystemClock()
+    settled = settle_previous_pods(
+        cluster,
+        req.namespace,
+        canary,
+        lag=settings.canary_lag,
+        limit=settings.ready_timeout,
+        monotonic=clock.monotonic,
+        sleep=clock.sleep,
+        say=reporter.info,
+    )
+    if settled is not None:
+        add("previous pods", *settled)
     source = LiveSource(metrics, settings, labels, cluster=cluster, namespace=req.namespace, say=reporter.info)
     with recording(req.record) as record:
-        clock = clock or SystemClock()
         arms = {"canary": canary, "baseline": baseline}
         analysis = analyze(settings, source, arms, reporter, clock=clock, record=record)
     decision = analysis.decision
