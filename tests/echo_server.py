@@ -8,10 +8,12 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from hotfix_actions.testing.http11 import KeepAliveHandler
 
 __all__ = ["EchoServer", "Request", "echo_server"]
 
@@ -35,9 +37,7 @@ class EchoServer:
     def __post_init__(self) -> None:
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(KeepAliveHandler):
             def log_message(self, format: str, *args: Any) -> None:
                 return
 

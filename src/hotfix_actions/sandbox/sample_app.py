@@ -32,6 +32,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from hotfix_actions.testing.http11 import KeepAliveHandler
+
 __all__ = ["BUCKETS", "Knobs", "SampleApp", "main"]
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
@@ -153,9 +155,7 @@ class SampleApp:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         app = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(KeepAliveHandler):
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 

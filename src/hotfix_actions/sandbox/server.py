@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,6 +27,7 @@ from hotfix_actions.sandbox.status import ApiError, conflict, method_not_allowed
 from hotfix_actions.sandbox.table import table
 from hotfix_actions.sandbox.unserved import Unserved, unknown_params
 from hotfix_actions.sandbox.watch import WatchRequest, encode, stream
+from hotfix_actions.testing.http11 import KeepAliveHandler
 
 __all__ = ["SandboxServer"]
 
@@ -88,8 +89,7 @@ def _route(path: str) -> _Route:
     return _Route(res, namespace, name, sub)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(KeepAliveHandler):
     server: SandboxServer
     server_version = "sandbox-apiserver"
     _pretty = False  # ?pretty=true: indented JSON, as upstream

@@ -23,6 +23,7 @@ from hotfix_actions.testing.github_emulator.api_base import Ctx, Reply
 from hotfix_actions.testing.github_emulator.faults import Fault
 from hotfix_actions.testing.github_emulator.openapi import Spec
 from hotfix_actions.testing.github_emulator.state import EmulatorState
+from hotfix_actions.testing.http11 import KeepAliveHandler
 
 __all__ = ["HANDLERS", "Recorded", "Server"]
 
@@ -229,8 +230,7 @@ class Server:
 
 
 def make_handler(server: Server, base_url: Callable[[], str]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(KeepAliveHandler):
         server_version = "GitHubEmulator/1"
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: everything is in server.requests
