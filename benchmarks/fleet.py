@@ -11,15 +11,13 @@ with its own fake Prometheus; pods Ready after --ready-delay):
 
     .venv/bin/python benchmarks/fleet.py [--trials 3] [--ready-delay 1.0] [--bake 3s]
 
-Prints Markdown tables with medians. The sandbox's HTTP server does not set TCP_NODELAY (kube-apiserver does); the
-benchmark sets it from the outside, as benchmarks/rollback_vs_kubectl.py does, so neither side pays the stall.
+Prints Markdown tables with medians.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,18 +33,6 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fleet import rig as fleet_rig  # noqa: E402
 from tests.fleet.rig import GOOD, NEW, VERSION, Member, Rig, sandbox_member, seed  # noqa: E402
-
-
-def nodelay_sandbox() -> None:
-    from hotfix_actions.sandbox import server
-
-    original = server._Handler.setup
-
-    def setup(self: Any) -> None:
-        original(self)
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    server._Handler.setup = setup  # type: ignore[method-assign]
 
 
 def hotfix(rig: Rig, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -152,7 +138,6 @@ def main() -> None:
     parser.add_argument("--ready-delay", type=float, default=1.0)
     parser.add_argument("--bake", type=float, default=3.0)
     args = parser.parse_args()
-    nodelay_sandbox()
     rows: dict[str, list[float]] = {k: [] for k in ("single", "fleet3", "fleet2", "restore", "rollback", "one")}
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         rig = build(stack, Path(tmp), args.ready_delay)

@@ -2,7 +2,7 @@
 that take 2 s to become Ready; and the import time of each cluster command.
 
     .venv/bin/python benchmarks/rollback_vs_kubectl.py [--cluster sandbox|real] [--trials 5] [--ready-delay 2.0]
-                                                       [--replicas 2] [--as-is]
+                                                       [--replicas 2]
 
 Two comparisons, each run as separate processes exactly as an operator or a workflow would:
 
@@ -22,9 +22,8 @@ examples/k8s/rbac.yaml, kubectl as the harness's admin.
 Both programs run as installed: the tool with its bytecode compiled (pip compiles it when the action installs the
 package), so PYTHONDONTWRITEBYTECODE is dropped for the tool's processes and a warm-up run writes the caches.
 
-The sandbox's HTTP server does not set TCP_NODELAY, so each request after the first on a kept-alive connection
-stalls ~40 ms on a delayed ACK (kube-apiserver does not). By default the benchmark sets TCP_NODELAY on the
-sandbox's sockets from the outside; ``--as-is`` measures the stall too.
+The sandbox sets TCP_NODELAY on its connections, as kube-apiserver does (earlier versions did not, and this
+benchmark set it from the outside).
 
 Import time per command: each command runs once more under ``python -X importtime`` (rollback, promote and status
 against the cluster, and ``--help``); the table gives the sum of the modules' own import times (median of 3 runs) and
@@ -127,22 +126,6 @@ class Monitor:
     @property
     def pods(self) -> float:
         return (self.done - self.changed) if self.changed is not None and self.done is not None else 0.0
-
-
-def nodelay_sandbox() -> None:
-    """Work around a sandbox limitation (reported): its HTTP server does not set TCP_NODELAY, so every request after
-    the first on a kept-alive connection waits ~40 ms for a delayed ACK. kube-apiserver (Go) sets it by default."""
-    import socket
-
-    from hotfix_actions.sandbox import server
-
-    original = server._Handler.setup
-
-    def setup(self: Any) -> None:
-        original(self)
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    server._Handler.setup = setup  # type: ignore[method-assign]
 
 
 def run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -312,12 +295,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--ready-delay", type=float, default=2.0)
     parser.add_argument("--replicas", type=int, default=2)
-    parser.add_argument(
-        "--as-is", action="store_true", help="Keep the sandbox's ~40 ms delayed-ACK stall on kept-alive connections."
-    )
     args = parser.parse_args()
-    if not args.as_is and args.cluster == "sandbox":
-        nodelay_sandbox()
     work = Path(tempfile.mkdtemp(prefix="hotfix-bench-"))
     env = {**os.environ, "KUBECACHEDIR": str(work / "kubecache"), "HOME": str(work)}
     # lock timeout short (nothing else holds it); the setup promote records the LKG without a settle window
@@ -358,8 +336,7 @@ def main() -> None:
         ("  of which: rolled out -> exit (s)", med(t.after for t in tool), med(t.after for t in plain)),
         ("blue-green switch: wall (s)", med(bg_tool), med(bg_plain)),
     ]
-    where = "the real control plane" if args.cluster == "real" else (
-        "the sandbox " + ("as is (delayed-ACK stall)" if args.as_is else "with TCP_NODELAY, like kube-apiserver"))  # fmt: skip
+    where = "the real control plane" if args.cluster == "real" else "the sandbox"
     print(f"\n{args.trials} trials each, ready delay {args.ready_delay}s, {args.replicas} replicas, {where}; medians\n")
     print("| measure | hotfix | kubectl | ratio |")
     print("|---|---:|---:|---:|")
