@@ -61,9 +61,17 @@ def promoted(sb: Sandbox, cluster: KubeCluster, *images: str, **spec: Any) -> No
 
 
 def bad_deploy(sb: Sandbox, cluster: KubeCluster, image: str = BAD) -> None:
-    """Someone deploys outside the tool (a pipeline, kubectl set image)."""
+    """Someone deploys outside the tool (a pipeline, kubectl set image), and the deployment controller has seen it
+    (its ReplicaSet and revision exist): two deploys in a row that the controller sees as one make one revision,
+    on a real cluster too."""
     cluster.set_images(NS, "web", {"web": image}, "kubectl set image")
-    sb.wait_for(lambda: image_of(sb) == image)
+
+    def observed() -> bool:
+        dep = sb.get("apps/v1", "deployments", NS, "web") or {}
+        seen = int((dep.get("status") or {}).get("observedGeneration") or 0)
+        return image_of(sb) == image and seen >= int(dep["metadata"]["generation"])
+
+    sb.wait_for(observed)
 
 
 def test_undo_twice_second_is_noop_and_the_bad_image_never_returns(sandbox: Sandbox, cluster: KubeCluster) -> None:
