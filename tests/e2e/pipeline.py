@@ -4,11 +4,14 @@ stack (sandbox cluster, sample apps, real Prometheus), a git origin served by th
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -123,8 +126,10 @@ def run_workflow(
     stack: LocalStack,
     emulator: GitHubEmulator,
     inputs: dict[str, str] | None = None,
-    timeout: float = 900,
+    timeout: float = 270,
 ) -> ActResult:
+    """Run one workflow under act. ``timeout`` stays under pytest's 300 s so that a run that hangs is killed here,
+    act and every step it started (its own session), and its log up to then is the result (exit 124)."""
     kubeconfig_b64 = base64.b64encode(Path(stack.kubeconfig_path).read_bytes()).decode()
     event_path = None
     if event == "workflow_dispatch":
@@ -150,10 +155,23 @@ def run_workflow(
         local_repositories=STANDINS,
     )
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
-    proc = subprocess.run(
-        argv, cwd=project.checkout.path, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    return _parse(proc.returncode, proc.stdout + proc.stderr)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            argv, cwd=project.checkout.path, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            code = 124
+        log.seek(0)
+        raw = log.read()
+    if code == 124:
+        raw += f"\n[harness] act did not finish within {timeout:g}s: killed with every step it started\n"
+    return _parse(code, raw)
 
 
 def _parse(code: int, raw: str) -> ActResult:
