@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +90,7 @@ def run_act(
     secrets: dict[str, str] | None = None,
     inputs: dict[str, str] | None = None,
     event_path: Path | None = None,
-    timeout: float = 600,
+    timeout: float = 270,
 ) -> ActRun:
     argv = act_argv(
         event=event,
@@ -99,9 +102,27 @@ def run_act(
         inputs=inputs,
         event_path=event_path,
     )
-    child_env = dict(os.environ)
-    child_env.pop("GITHUB_ACTIONS", None)
-    proc = subprocess.run(
-        argv, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=child_env, check=False
-    )
-    return ActRun(proc.returncode, proc.stdout + proc.stderr)
+    return ActRun(*act_process(argv, workdir, timeout))
+
+
+def act_process(argv: list[str], cwd: Path, timeout: float = 270) -> tuple[int, str]:
+    """Run act (outside GITHUB_ACTIONS) and return (exit code, everything it printed). ``timeout`` stays under
+    pytest's 300 s, so a run that hangs is killed here, act and every step it started (its own session), and its
+    log up to then is the result, exit 124: a hung pipeline says where it hung."""
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            code = 124
+        log.seek(0)
+        raw = log.read()
+    if code == 124:
+        raw += f"\n[harness] act did not finish within {timeout:g}s: killed with every step it started\n"
+    return code, raw

@@ -4,21 +4,18 @@ stack (sandbox cluster, sample apps, real Prometheus), a git origin served by th
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from hotfix_actions.sandbox.stack import LocalStack
 from hotfix_actions.testing.github_emulator import GitHubEmulator
-from tests.e2e.actkit import ROOT, act_argv
+from tests.e2e.actkit import ROOT, act_argv, act_process
 from tests.github_emulator.fixtures import REPOSITORY, TOKEN
 from tests.gitrepos import Repo, git
 
@@ -128,8 +125,7 @@ def run_workflow(
     inputs: dict[str, str] | None = None,
     timeout: float = 270,
 ) -> ActResult:
-    """Run one workflow under act. ``timeout`` stays under pytest's 300 s so that a run that hangs is killed here,
-    act and every step it started (its own session), and its log up to then is the result (exit 124)."""
+    """Run one workflow under act (``actkit.act_process``: a hung run is killed at ``timeout`` and its log returned)."""
     kubeconfig_b64 = base64.b64encode(Path(stack.kubeconfig_path).read_bytes()).decode()
     event_path = None
     if event == "workflow_dispatch":
@@ -154,23 +150,7 @@ def run_workflow(
         event_path=event_path,
         local_repositories=STANDINS,
     )
-    env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
-        proc = subprocess.Popen(
-            argv, cwd=project.checkout.path, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            code = 124
-        log.seek(0)
-        raw = log.read()
-    if code == 124:
-        raw += f"\n[harness] act did not finish within {timeout:g}s: killed with every step it started\n"
+    code, raw = act_process(argv, project.checkout.path, timeout)
     return _parse(code, raw)
 
 

@@ -23,7 +23,7 @@ from hotfix_actions.decide.fleet import Phase
 from hotfix_actions.sandbox import Sandbox
 from hotfix_actions.testing.github_emulator import GitHubEmulator
 from tests.clusters import SandboxCluster
-from tests.e2e.actkit import ROOT, act_argv
+from tests.e2e.actkit import ROOT, act_argv, act_process
 from tests.e2e.conftest import action_tree, tool_cache  # noqa: F401 - session fixtures
 from tests.e2e.pipeline import STANDINS, _parse, git_auth
 from tests.fleet.fakeprom import FakePrometheus
@@ -129,14 +129,11 @@ def test_the_fleet_workflow_runs_waves_as_jobs_and_rolls_back_once(
         event_path=event,
         local_repositories=STANDINS,
     )
-    env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
     try:
-        proc = subprocess.run(
-            argv, cwd=checkout.path, env=env, capture_output=True, text=True, timeout=900, check=False
-        )
+        code, raw = act_process(argv, checkout.path)
     finally:
         receiver.stop()
-    run = _parse(proc.returncode, proc.stdout + proc.stderr)
+    run = _parse(code, raw)
     (tmp_path / "act.log").write_text(run.output)
     where = f"see {tmp_path / 'act.log'}: {run.output[-3000:]}"
     print("job wall times:", run.jobs)

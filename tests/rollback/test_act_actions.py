@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import yaml
 
 from hotfix_actions.sandbox import Sandbox
 from hotfix_actions.testing import kubectl as kubectl_bin
-from tests.e2e.actkit import ACTION_REPO, act_binary, export_tree
+from tests.e2e.actkit import ACTION_REPO, act_binary, act_process, export_tree
 from tests.gitrepos import git
 from tests.kube.kubefix import BAD, GOOD, GOOD2, NS, deployment, image_of
 
@@ -141,9 +140,7 @@ def run_act(
         argv += ["-s", f"{key}={value}"]
     for key, value in (inputs or {}).items():
         argv += ["--input", f"{key}={value}"]
-    child = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
-    proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=600, env=child, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    return act_process(argv, workdir)
 
 
 def test_promote_then_emergency_rollback_under_act(sandbox: Sandbox, tmp_path: Path, action_tree: Path) -> None:
