@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from hotfix_actions.decide.verdict import Status
+from hotfix_actions.decide.verdict import Status, Verdict
 from hotfix_actions.kube import ConnectOptions, connect
 from hotfix_actions.ports import MetricSample
 from hotfix_actions.sandbox.pods import TERMINATE_DELAY
@@ -56,13 +56,13 @@ class Counting:
         return [MetricSample(inst, n)]
 
 
-def _old_pods(kube: KubeUnderTest, image: str) -> list[dict[str, Any]]:
-    pods = kube.list("v1", "pods", kube.namespace, "app=web,track=canary")
+def _old_pods(kube: KubeUnderTest, image: str, selector: str = "app=web,track=canary") -> list[dict[str, Any]]:
+    pods = kube.list("v1", "pods", kube.namespace, selector)
     return [p for p in pods if p["spec"]["containers"][0]["image"] == image]
 
 
 @contextmanager
-def _last_seen(kube: KubeUnderTest, image: str) -> Iterator[list[float]]:
+def _last_seen(kube: KubeUnderTest, image: str, selector: str = "app=web,track=canary") -> Iterator[list[float]]:
     """Watches for canary pods running ``image``; yields [t], t the wall time at which a list that still showed one
     began (so such a pod surely existed at or after t)."""
     seen = [0.0]
@@ -71,7 +71,7 @@ def _last_seen(kube: KubeUnderTest, image: str) -> Iterator[list[float]]:
     def watch() -> None:
         while not stop.is_set():
             began = time.time()
-            if _old_pods(kube, image):
+            if _old_pods(kube, image, selector):
                 seen[0] = began
             time.sleep(0.05)
 
@@ -151,3 +151,31 @@ def test_previous_pods_that_do_not_go_in_time_are_named_and_pods_of_another_depl
     assert GOOD in reason and "1 pod(s)" in reason and "still exist" in reason
     assert 1.0 <= took < 4.0  # the limit, and no lag after pods that did not go
     assert any("waiting up to 1s" in line for line in said), said
+
+
+def test_monitor_judges_a_new_release_only_after_the_old_pods_are_gone(kube: KubeUnderTest) -> None:
+    """`hotfix monitor` after a hotfix that replaced a failing release: the old release's pods terminate for GRACE
+    seconds and could still serve its errors; the watch reads only after they are gone."""
+    from hotfix_actions.report import Outcome
+    from hotfix_actions.services.monitor import MonitorRequest
+    from hotfix_actions.services.monitor import run as monitor
+
+    kube.apply(_with_grace(deployment(replicas=1, namespace=kube.namespace), GRACE))
+    kube.wait_rollout(kube.namespace, "web")
+    settings = settings_from_config(short_config(), interval="1s", duration="2s", compare=False)
+    with connect(ConnectOptions(kubeconfig=str(kube.kubeconfig_path)), FAST) as cluster:
+        cluster.set_images(kube.namespace, "web", {"web": GOOD2}, "the hotfix")
+        kube.wait_rollout(kube.namespace, "web", timeout=30)
+        rep, metrics = reporter(), Counting()
+        with _last_seen(kube, GOOD, "app=web") as seen:
+            outcome = monitor(
+                MonitorRequest(kube.namespace, "web"), settings, cluster=cluster, metrics=metrics, reporter=rep,
+                rollback=lambda why: Outcome("rollback", Verdict.PASS, [why]),
+            )  # fmt: skip
+    out = text(rep)
+    assert seen[0] > 0, "the old pod was never seen Terminating: nothing to wait for"
+    reads = [at for q, at in metrics.reads if "http_" in q]  # not the probe before anything (vector(1))
+    assert reads and min(reads) >= seen[0], (min(reads) - seen[0], out)
+    assert "against the new release" in out
+    rows = {row.check: row for row in outcome.rows}
+    assert rows["previous pods"].status is Status.PASS and GOOD in rows["previous pods"].reason, out

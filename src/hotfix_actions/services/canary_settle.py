@@ -7,7 +7,9 @@ later requests (say, the errors of the version just rolled back) against the new
 gate waits for them to go (their grace period and a margin, at most ``canary.ready_timeout``), then one scrape
 interval more, so that their last samples come before the starting point's reads. A canary created now, or one
 whose old pods are already gone, starts at once. Pods that do not go in time are named in a WARN row and the
-analysis goes on: the error is toward rolling the canary back, never toward promoting it.
+analysis goes on: the error is toward rolling the canary back, never toward promoting it. ``hotfix monitor`` does
+the same before it watches a new release: a hotfix that replaced a failing release is not judged by the errors the
+old pods still serve while they terminate.
 """
 
 from __future__ import annotations
@@ -45,24 +47,26 @@ def _describe(pods: list[dict[str, Any]]) -> str:
 def settle_previous_pods(
     cluster: Cluster,
     namespace: str,
-    canary: str,
+    deployment: str,
     *,
     lag: float,
     limit: float,
     monotonic: Callable[[], float],
     sleep: Callable[[float], None],
     say: Callable[[str], None],
+    judged: str = "the new canary",
 ) -> tuple[Status, str] | None:
-    """Wait for the canary's previous pods to go, then ``lag`` seconds more. None when there were none (nothing
-    waited); else the row: PASS when they went, WARN when they did not in time or could not be listed."""
+    """Wait for the previous pods of ``deployment`` to go, then ``lag`` seconds more. None when there were none
+    (nothing waited); else the row: PASS when they went, WARN when they did not in time or could not be listed.
+    ``judged``: what their requests would be counted against, for the messages."""
     from hotfix_actions.kube.canary_ops import previous_pods
 
     try:
-        pods = previous_pods(cluster, namespace, canary)
+        pods = previous_pods(cluster, namespace, deployment)
     except ClusterError as exc:
         return Status.WARN, (
-            f"could not list {canary}'s previous pods ({exc.message}); requests they still serve may count "
-            "against the new canary"
+            f"could not list {deployment}'s previous pods ({exc.message}); requests they still serve may count "
+            f"against {judged}"
         )
     if not pods:
         return None
@@ -71,23 +75,24 @@ def settle_previous_pods(
     first = _describe(pods)
     say(
         f"{first} still exist: waiting up to {fmt.duration(bound)} for them to go, so that the requests they "
-        "still serve do not count against the new canary"
+        f"still serve do not count against {judged}"
     )
     while pods and monotonic() - began < bound:
         sleep(POLL)
         try:
-            pods = previous_pods(cluster, namespace, canary)
+            pods = previous_pods(cluster, namespace, deployment)
         except ClusterError as exc:
-            say(f"listing {canary}'s previous pods failed ({exc.message}); trying again")
+            say(f"listing {deployment}'s previous pods failed ({exc.message}); trying again")
     waited = fmt.duration(monotonic() - began)
     if pods:
         return Status.WARN, (
             f"{_describe(pods)} still exist after {waited}: requests they serve until they go may count against "
-            "the new canary"
+            f"{judged}"
         )
-    if lag > 0:
-        say(f"previous pods gone after {waited}; the starting point comes one scrape interval later")
-        sleep(lag)
+    if lag <= 0:
+        return Status.PASS, f"{first} gone after {waited}; the starting point came after them"
+    say(f"previous pods gone after {waited}; the starting point comes one scrape interval later")
+    sleep(lag)
     return Status.PASS, (
         f"{first} gone after {waited}; the starting point came {fmt.duration(lag)} (one scrape interval) later, "
         "after their last samples"

@@ -3,7 +3,9 @@
 One arm (the Deployment itself): the guardrails, readiness and the fail-closed rules of the canary judge, with the
 same thresholds from `.hotfix.yml`; there is no baseline, so the split tests and the early pass are off. PASS
 after the watch duration; FAIL runs ``rollback`` (the emergency-rollback service, wired by the command) and
-reports both; ERROR or INCONCLUSIVE leave the Deployment alone and say why.
+reports both; ERROR or INCONCLUSIVE leave the Deployment alone and say why. The watch starts once the pods of
+the release before are gone (canary_settle): a hotfix that replaced a failing release is not judged by the errors
+the old pods serve while they terminate.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hotfix_actions.errors import HotfixError, UsageError
 from hotfix_actions.ports import Cluster, Metrics
 from hotfix_actions.report import Outcome, Reporter, Row
 from hotfix_actions.services.canary_loop import Clock, LiveSource, Settings, SystemClock, analyze, recording
+from hotfix_actions.services.canary_settle import settle_previous_pods
 
 __all__ = ["MonitorRequest", "run"]
 
@@ -55,6 +58,19 @@ def run(
     metrics.query("vector(1)", at=clock.time())
     add("prometheus", Status.PASS, f"{metrics.describe()} answers")
     cluster.get("deployments", req.namespace, req.deployment)
+    settled = settle_previous_pods(
+        cluster,
+        req.namespace,
+        req.deployment,
+        lag=settings.canary_lag,
+        limit=settings.ready_timeout,
+        monotonic=clock.monotonic,
+        sleep=clock.sleep,
+        say=reporter.info,
+        judged="the new release",
+    )
+    if settled is not None:
+        add("previous pods", *settled)
     labels = ArmLabels(req.namespace, req.deployment, "stable", prom_duration(settings.interval), settings.selector)
     source = LiveSource(
         metrics, settings, {"canary": labels}, cluster=cluster, namespace=req.namespace, say=reporter.info
