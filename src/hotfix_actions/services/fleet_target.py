@@ -28,6 +28,7 @@ from hotfix_actions.report import Outcome, Reporter
 from hotfix_actions.services import _kubeops as ops
 from hotfix_actions.services._deploy import Context
 from hotfix_actions.services.canary_loop import LiveSource, SystemClock, analyze, settings_from_config
+from hotfix_actions.services.canary_settle import settle_previous_pods
 from hotfix_actions.services.fleet_report import StepResult
 
 __all__ = [
@@ -320,10 +321,22 @@ class TargetRun:
             namespace=self.namespace,
             say=self.reporter.info,
         )
+        clock = StopClock(self.stop)
         try:
-            analysis = analyze(
-                settings, source, {"canary": self.spec.deployment}, self.reporter, clock=StopClock(self.stop)
+            settled = settle_previous_pods(  # the release before must be gone first, as `hotfix monitor` waits
+                self.ports.cluster,
+                self.namespace,
+                self.spec.deployment,
+                lag=settings.canary_lag,
+                limit=settings.ready_timeout,
+                monotonic=clock.monotonic,
+                sleep=clock.sleep,
+                say=self.reporter.info,
+                judged="the new release",
             )
+            if settled is not None:
+                self.reporter.info(f"previous pods: {settled[0].value} - {settled[1]}")
+            analysis = analyze(settings, source, {"canary": self.spec.deployment}, self.reporter, clock=clock)
         except Cancelled as exc:
             return StepResult(Verdict.ERROR, str(exc), began, time.monotonic() - t0)
         decision = analysis.decision
